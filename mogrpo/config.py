@@ -1,0 +1,137 @@
+"""Checks of the composed config that run before any model or data loads.
+
+Every mistake raises :class:`ConfigError` naming the key, so ``python -m mogrpo.train grpo.G=1``
+fails in milliseconds with ``grpo.G must be an integer >= 2, got 1`` instead of after a model load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from mogrpo.grpo import AGGREGATIONS, LOSS_TYPES, SCALES
+
+STAGES = ("reward", "grpo", "eval", "all")
+REWARD_AGGREGATIONS = (*AGGREGATIONS, "constrained")
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message starts with the dotted key."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+def _get(cfg: DictConfig, key: str, default=None):
+    return OmegaConf.select(cfg, key, default=default)
+
+
+def reward_weights(reward_cfg: Mapping | DictConfig) -> list[float]:
+    """The aspect weights in aspect order, from a mapping aspect -> weight or a list.
+
+    Raises ConfigError for an unknown aspect name or a list of the wrong length.
+    """
+    aspects = list(reward_cfg["aspects"])
+    weights = reward_cfg["weights"]
+    if isinstance(weights, Mapping | DictConfig):
+        unknown = [k for k in weights if k not in aspects]
+        if unknown:
+            raise ConfigError(
+                "reward.weights", f"weight given for aspect(s) {unknown} that do not exist; aspects are {aspects}"
+            )
+        values = [weights.get(a, 0.0) for a in aspects]
+    elif isinstance(weights, Sequence) or OmegaConf.is_list(weights):
+        values = list(weights)
+        if len(values) != len(aspects):
+            raise ConfigError(
+                "reward.weights", f"{len(values)} weights for {len(aspects)} aspects {aspects}; give one per aspect"
+            )
+    else:
+        raise ConfigError("reward.weights", f"must be a mapping aspect -> weight or a list, got {weights!r}")
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError) as err:
+        raise ConfigError("reward.weights", f"weights must be numbers, got {values}") from err
+    return values
+
+
+def check_reward(cfg: DictConfig) -> None:
+    reward = cfg.reward
+    aspects = list(reward.aspects)
+    if not aspects:
+        raise ConfigError("reward.aspects", "needs at least one aspect")
+    if len(set(aspects)) != len(aspects):
+        raise ConfigError("reward.aspects", f"aspect names must be unique, got {aspects}")
+    weights = reward_weights(reward)
+    if all(w == 0 for w in weights) and reward.aggregation != "constrained":
+        raise ConfigError("reward.weights", "all weights are 0: the reward would carry no signal")
+    if reward.aggregation not in REWARD_AGGREGATIONS:
+        raise ConfigError("reward.aggregation", f"must be one of {REWARD_AGGREGATIONS}, got {reward.aggregation!r}")
+    if reward.aggregation == "constrained":
+        if reward.constraint.aspect not in aspects:
+            raise ConfigError("reward.constraint.aspect", f"{reward.constraint.aspect!r} is not one of {aspects}")
+        if not 0 <= reward.constraint.threshold <= 1:
+            raise ConfigError("reward.constraint.threshold", f"must be in [0, 1], got {reward.constraint.threshold}")
+
+
+def check_grpo(cfg: DictConfig) -> None:
+    g = cfg.grpo
+    G = g.G
+    if not isinstance(G, int) or isinstance(G, bool) or G < 2:
+        raise ConfigError("grpo.G", f"must be an integer >= 2 (a group needs two completions to compare), got {G!r}")
+    if not isinstance(g.batch_size, int) or g.batch_size < G or g.batch_size % G:
+        raise ConfigError(
+            "grpo.batch_size",
+            f"{g.batch_size} completions per step do not fit whole groups of G={G}: "
+            f"prompts per step = batch_size / G must be a whole number >= 1 (try grpo.batch_size={max(G, G * round((g.batch_size or G) / G))})",
+        )
+    mb = _get(cfg, "grpo.micro_batch_size")
+    if mb is not None and (not isinstance(mb, int) or mb < 1 or g.batch_size % mb):
+        raise ConfigError("grpo.micro_batch_size", f"must divide grpo.batch_size={g.batch_size}, got {mb}")
+    if g.loss_type not in LOSS_TYPES:
+        raise ConfigError("grpo.loss_type", f"must be one of {LOSS_TYPES}, got {g.loss_type!r}")
+    if g.scale not in SCALES:
+        raise ConfigError("grpo.scale", f"must be one of {SCALES}, got {g.scale!r}")
+    if g.kl.beta < 0:
+        raise ConfigError("grpo.kl.beta", f"must be >= 0, got {g.kl.beta}")
+    if g.num_iterations < 1:
+        raise ConfigError("grpo.num_iterations", f"must be >= 1, got {g.num_iterations}")
+    if g.max_steps < 1:
+        raise ConfigError("grpo.max_steps", f"must be >= 1, got {g.max_steps}")
+    if g.clip.low < 0 or g.clip.high < 0:
+        raise ConfigError("grpo.clip", f"clip.low and clip.high must be >= 0, got {g.clip.low}, {g.clip.high}")
+    if g.zero_std not in ("keep", "mask"):
+        raise ConfigError("grpo.zero_std", f"must be 'keep' or 'mask', got {g.zero_std!r}")
+    gen = g.generation
+    if gen.temperature <= 0:
+        raise ConfigError("grpo.generation.temperature", f"must be > 0 (GRPO samples), got {gen.temperature}")
+    if not 0 < gen.top_p <= 1:
+        raise ConfigError("grpo.generation.top_p", f"must be in (0, 1], got {gen.top_p}")
+    if gen.max_new_tokens < 1:
+        raise ConfigError("grpo.generation.max_new_tokens", f"must be >= 1, got {gen.max_new_tokens}")
+
+
+def check_lora(cfg: DictConfig) -> None:
+    lora = _get(cfg, "model.lora")
+    if lora is None:
+        raise ConfigError("model.lora", "GRPO trains LoRA adapters: the model entry needs a lora node")
+    if not lora.get("target_modules"):
+        raise ConfigError("model.lora.target_modules", "is empty: nothing would be trainable")
+    if lora.get("r", 0) < 1:
+        raise ConfigError("model.lora.r", f"must be >= 1, got {lora.get('r')}")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Validate the whole composed config (cheap; loads nothing)."""
+    if cfg.stage not in STAGES:
+        raise ConfigError("stage", f"must be one of {STAGES}, got {cfg.stage!r}")
+    check_reward(cfg)
+    if cfg.stage in ("grpo", "all"):
+        check_grpo(cfg)
+        check_lora(cfg)
+    for key in ("reward_data.val_fraction", "reward_data.test_fraction"):
+        v = _get(cfg, key)
+        if v is not None and not 0 <= v < 1:
+            raise ConfigError(key, f"must be in [0, 1), got {v}")

@@ -1,0 +1,89 @@
+"""The GRPO objective (DeepSeekMath eq. 3), per token, as a loss to minimise.
+
+    ratio_t = exp(log pi_theta(o_t) - log pi_old(o_t))
+    l_t     = -min(ratio_t A, clip(ratio_t, 1 - clip_low, 1 + clip_high) A) + beta * k3_t
+
+Reductions (``loss_type``), with m the completion mask:
+    grpo     mean over sequences of  sum_t l_t m_t / sum_t m_t          (the paper)
+    bnpo     sum_{i,t} l_t m_t / sum_{i,t} m_t                          (token mean over the batch)
+    dr_grpo  sum_{i,t} l_t m_t / (N * max_completion_length)            (Dr. GRPO, no length bias)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mogrpo.grpo.kl import k3_kl
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo")
+
+
+def policy_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor | None,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    ref_logp: torch.Tensor | None = None,
+    beta: float = 0.0,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    loss_type: str = "grpo",
+    max_completion_length: int | None = None,
+    return_metrics: bool = False,
+):
+    """Clipped GRPO surrogate with an optional k3 KL penalty.
+
+    Args:
+        logp: per-token log-probs of the sampled completions under the policy, ``[N, T]``.
+        old_logp: the same under the sampling policy, ``[N, T]``; ``None`` means on-policy
+            (``logp.detach()``: ratio 1, the gradient of the plain policy gradient).
+        advantages: one advantage per completion, ``[N]``.
+        mask: completion mask ``[N, T]`` (1 for completion tokens up to and including EOS).
+        ref_logp: per-token log-probs under the reference model; needed when ``beta > 0``.
+        beta: KL coefficient.
+        clip_low, clip_high: the ratio is clipped to ``[1 - clip_low, 1 + clip_high]``.
+        loss_type: ``grpo``, ``bnpo`` or ``dr_grpo`` (see the module docstring).
+        max_completion_length: the ``dr_grpo`` normaliser (defaults to T).
+        return_metrics: also return a dict of detached metrics (kl, clip_ratio, ratio_mean).
+
+    Returns:
+        the scalar loss, or ``(loss, metrics)`` with ``return_metrics=True``.
+    """
+    if loss_type not in LOSS_TYPES:
+        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    if beta > 0 and ref_logp is None:
+        raise ValueError("beta > 0 needs ref_logp")
+    mask = mask.to(logp.dtype)
+    if old_logp is None:
+        old_logp = logp.detach()
+    adv = advantages.to(logp.dtype).unsqueeze(1)  # [N, 1]
+    ratio = torch.exp(logp - old_logp)
+    clipped = torch.clamp(ratio, 1 - clip_low, 1 + clip_high)
+    per_token = -torch.min(ratio * adv, clipped * adv)
+    kl = None
+    if beta > 0:
+        kl = k3_kl(logp, ref_logp)
+        per_token = per_token + beta * kl
+
+    tokens = mask.sum()
+    if loss_type == "grpo":
+        loss = ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
+    elif loss_type == "bnpo":
+        loss = (per_token * mask).sum() / tokens.clamp(min=1)
+    else:
+        length = max_completion_length or logp.shape[1]
+        loss = (per_token * mask).sum() / (logp.shape[0] * length)
+    if not return_metrics:
+        return loss
+
+    with torch.no_grad():
+        denom = tokens.clamp(min=1)
+        is_clipped = ((ratio < 1 - clip_low) & (adv < 0)) | ((ratio > 1 + clip_high) & (adv > 0))
+        metrics = {
+            "clip_ratio": (is_clipped.to(mask.dtype) * mask).sum() / denom,
+            "ratio_mean": (ratio * mask).sum() / denom,
+            "kl": (kl * mask).sum() / denom if kl is not None else torch.zeros((), dtype=logp.dtype),
+        }
+    return loss, metrics
