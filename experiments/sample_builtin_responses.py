@@ -72,7 +72,9 @@ def main() -> None:
         for start in range(0, len(prompts), args.batch_size):
             batch = prompts[start : start + args.batch_size]
             texts = [
-                tok.apply_chat_template([{"role": "user", "content": p["prompt"]}], add_generation_prompt=True, tokenize=False)
+                tok.apply_chat_template(
+                    [{"role": "user", "content": p["prompt"]}], add_generation_prompt=True, tokenize=False
+                )
                 for p in batch
             ]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -110,7 +112,10 @@ def main() -> None:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 n_written += 1
             fh.flush()
-            print(f"{start + len(batch)}/{len(prompts)} prompts, {n_written} samples, {time.time() - t0:.0f}s", flush=True)
+            print(
+                f"{start + len(batch)}/{len(prompts)} prompts, {n_written} samples, {time.time() - t0:.0f}s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,177 @@
+"""Prompts for GRPO: the builtin prompt set, any jsonl / csv / parquet file or hub data set, and
+the data module that hands the trainer ``prompts_per_step = grpo.batch_size // grpo.G`` prompts.
+
+Every prompt is a dict ``{"id", "prompt", "category", "kind", "split"}`` (``category``, ``kind``
+and ``split`` may be None for files that lack them).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Sampler
+
+from mogrpo.data.errors import DataError
+
+BUILTIN_SPLITS = ("train", "heldout")
+FIELDS = ("id", "prompt", "category", "kind", "split")
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"not valid JSON ({err.msg})", source=str(path), row=line_no) from err
+            if not isinstance(row, dict):
+                raise DataError(
+                    f"expected a JSON object, got {type(row).__name__}", source=str(path), row=line_no
+                )
+            rows.append((line_no, row))
+    return rows
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(enumerate(csv.DictReader(fh), start=1))  # row 1 = the first line after the header
+
+
+def _read_datasets(path: str, split: str | None) -> list[tuple[int, dict]]:
+    import datasets
+
+    try:
+        if path.endswith(".parquet"):
+            ds = datasets.load_dataset("parquet", data_files=path, split="train")
+        else:
+            ds = datasets.load_dataset(path, split=split or "train")
+    except Exception as err:
+        raise DataError(f"could not load prompts ({type(err).__name__}: {err})", source=path) from err
+    return list(enumerate(ds, start=1))
+
+
+def _to_prompt(row: dict, prompt_column: str, source: str, row_no: int, default_id: str) -> dict[str, Any]:
+    if prompt_column not in row:
+        raise DataError(f"no column {prompt_column!r} (columns: {sorted(row)})", source=source, row=row_no)
+    prompt = row[prompt_column]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DataError(f"empty prompt in column {prompt_column!r}: {prompt!r}", source=source, row=row_no)
+    return {
+        "id": str(row.get("id") or default_id),
+        "prompt": prompt,
+        "category": row.get("category"),
+        "kind": row.get("kind"),
+        "split": row.get("split"),
+    }
+
+
+def prompts_from_file(
+    path: str | Path, prompt_column: str = "prompt", split: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Prompts from a ``.jsonl`` / ``.json`` / ``.csv`` / ``.parquet`` file or a ``datasets`` hub name.
+
+    ``split``: for a hub data set, the split to load; for a file whose rows have a ``split`` field,
+    keep only those rows. ``limit``: the first this many prompts. Raises DataError naming the file
+    and row for a missing column or an empty prompt, and for a file with no prompts.
+    """
+    source = str(path)
+    local = Path(path).expanduser()
+    suffix = local.suffix.lower()
+    if suffix in (".jsonl", ".json", ".csv", ".parquet"):
+        if not local.is_file():
+            raise DataError("prompt file does not exist", source=source)
+        if suffix == ".csv":
+            rows = _read_csv(local)
+        elif suffix == ".parquet":
+            rows = _read_datasets(str(local), None)
+        else:
+            rows = _read_jsonl(local)
+        if split is not None:
+            rows = [(n, r) for n, r in rows if r.get("split", split) == split]
+    else:
+        rows = _read_datasets(source, split)
+    stem = local.stem if suffix else source.replace("/", "_")
+    prompts = [_to_prompt(row, prompt_column, source, n, f"{stem}-{n}") for n, row in rows]
+    if limit is not None:
+        prompts = prompts[: int(limit)]
+    if not prompts:
+        raise DataError(f"no prompts{f' in split {split!r}' if split else ''}", source=source)
+    return prompts
+
+
+def builtin_prompts(split: str | None = None) -> list[dict[str, Any]]:
+    """The builtin prompt set (``mogrpo/data/builtin/prompts.jsonl``): ``train``, ``heldout`` or all (None)."""
+    if split is not None and split not in BUILTIN_SPLITS:
+        raise DataError(
+            f"split must be one of {BUILTIN_SPLITS} or None, got {split!r}", source="builtin prompts"
+        )
+    path = Path(str(resources.files("mogrpo.data") / "builtin" / "prompts.jsonl"))
+    return prompts_from_file(path, split=split)
+
+
+# --------------------------------------------------------------------------- batches
+class EpochShuffleSampler(Sampler[int]):
+    """A fresh permutation every epoch, from ``seed + epoch`` (so the order is reproducible and
+    resumable); Lightning calls :meth:`set_epoch` at the start of each epoch."""
+
+    def __init__(self, num_items: int, seed: int = 0):
+        self.num_items = int(num_items)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.num_items, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.num_items
+
+
+def _collate(rows: list[dict]) -> list[dict]:
+    return rows
+
+
+class PromptDataModule(LightningDataModule):
+    """Batches of ``prompts_per_step`` prompt dicts, reshuffled every epoch with the seed.
+
+    The trainer stops at ``max_steps`` (with ``max_epochs=-1``), so a run may cycle over the prompts
+    several times. Incomplete last batches are dropped so every step has the same B.
+    """
+
+    def __init__(
+        self, prompts: Sequence[dict], prompts_per_step: int, seed: int = 0, source: str = "data.train"
+    ):
+        super().__init__()
+        if prompts_per_step < 1:
+            raise ValueError(f"prompts_per_step must be >= 1, got {prompts_per_step}")
+        if len(prompts) < prompts_per_step:
+            raise DataError(
+                f"{len(prompts)} prompts but a step needs grpo.batch_size / grpo.G = {prompts_per_step}",
+                source=source,
+            )
+        self.prompts = list(prompts)
+        self.prompts_per_step = int(prompts_per_step)
+        self.seed = int(seed)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.prompts,
+            batch_size=self.prompts_per_step,
+            sampler=EpochShuffleSampler(len(self.prompts), self.seed),
+            drop_last=True,
+            collate_fn=_collate,
+            num_workers=0,
+        )

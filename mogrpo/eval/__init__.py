@@ -1,0 +1,1 @@
+"""Evaluation helpers: regression / ranking metrics and calibration reports of the reward regressor."""

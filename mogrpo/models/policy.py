@@ -1,0 +1,271 @@
+"""The policy: a causal LM with LoRA adapters on a frozen base, and the three things GRPO asks of it.
+
+- :func:`build_policy`     config entry -> (peft model, tokenizer); refuses to train nothing
+- :func:`chat_prompts`, :func:`encode_prompts`   user prompts -> left-padded, left-truncated ids
+- :func:`generate_group`   G sampled completions per prompt, consecutive rows, in one ``generate`` call
+- :func:`token_logprobs`   log pi(o_t | q, o_<t) of the completion tokens, one batched forward pass
+- :func:`reference_logprobs`  the same under the base model (adapters disabled), for the KL term
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+
+def to_plain(node: Any) -> Any:
+    """An OmegaConf node as plain Python containers (peft and HF want JSON-serialisable values)."""
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def count_trainable(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_policy(model_cfg: Mapping | DictConfig):
+    """``(peft_model, tokenizer)`` from a ``model`` config node: frozen base + LoRA from ``model.lora``.
+
+    Raises ValueError naming ``model.lora.target_modules`` when the adapters match no module or
+    leave no parameter trainable (e.g. ``inference_mode: true``).
+    """
+    from hydra.utils import instantiate
+    from peft import get_peft_model
+
+    from mogrpo.models.loading import load_causal_lm
+
+    model_cfg = to_plain(model_cfg)
+    model, tokenizer = load_causal_lm(model_cfg["spec"])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if model_cfg.get("gradient_checkpointing", False):
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()  # so checkpointed blocks see a tensor that requires grad
+        model.config.use_cache = False  # the update pass; generate() asks for the cache explicitly
+    lora_cfg = instantiate(model_cfg["lora"], _convert_="all")
+    target = getattr(lora_cfg, "target_modules", None)
+    try:
+        peft_model = get_peft_model(model, lora_cfg)
+    except ValueError as err:
+        raise ValueError(
+            f"model.lora.target_modules={target!r} could not be applied to {model_cfg.get('name', 'the model')}: {err}"
+        ) from err
+    if count_trainable(peft_model) == 0:
+        raise ValueError(
+            f"model.lora.target_modules={target!r} left no trainable parameter "
+            f"(inference_mode={getattr(lora_cfg, 'inference_mode', None)}); GRPO would train nothing"
+        )
+    return peft_model, tokenizer
+
+
+# --------------------------------------------------------------------------- prompts
+def chat_prompts(tokenizer, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
+    """The prompts as the model sees them: chat template + generation prompt (plain text without a template)."""
+    out = []
+    for prompt in prompts:
+        if getattr(tokenizer, "chat_template", None):
+            messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+            messages.append({"role": "user", "content": prompt})
+            out.append(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        else:
+            out.append(f"{system_prompt}\n\n{prompt}" if system_prompt else prompt)
+    return out
+
+
+def encode_prompts(
+    tokenizer, texts: Sequence[str], max_prompt_length: int, add_special_tokens: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``(input_ids, attention_mask, n_truncated)``: left-padded ``[B, P]``; a prompt over
+    ``max_prompt_length`` tokens keeps its LAST tokens (the generation prompt) and is counted."""
+    if max_prompt_length < 1:
+        raise ValueError(f"model.max_prompt_length must be >= 1, got {max_prompt_length}")
+    ids = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
+    n_truncated = sum(len(x) > max_prompt_length for x in ids)
+    ids = [x[-max_prompt_length:] for x in ids]
+    width = max((len(x) for x in ids), default=0)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, x in enumerate(ids):
+        if x:
+            input_ids[i, width - len(x) :] = torch.tensor(x, dtype=torch.long)
+            mask[i, width - len(x) :] = 1
+    return input_ids, mask, n_truncated
+
+
+# --------------------------------------------------------------------------- generation
+@dataclass
+class Rollout:
+    """N = B * G completions, the G of one prompt in consecutive rows."""
+
+    prompt_ids: torch.Tensor  # [N, P] left-padded
+    prompt_mask: torch.Tensor  # [N, P]
+    completion_ids: torch.Tensor  # [N, T]
+    completion_mask: torch.Tensor  # [N, T] 1 up to and including the first EOS
+    texts: list[str]  # decoded completions, special tokens skipped
+    truncated: torch.Tensor  # [N] bool: no EOS within max_new_tokens
+    generate_s: float  # wall time of the generate call
+    num_tokens: int  # completion tokens counted by the mask
+
+    @property
+    def input_ids(self) -> torch.Tensor:
+        return torch.cat([self.prompt_ids, self.completion_ids], dim=1)
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        return torch.cat([self.prompt_mask, self.completion_mask], dim=1)
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.completion_mask.sum(dim=1)
+
+
+def eos_token_ids(model, tokenizer) -> list[int]:
+    """Every id that ends a completion: the generation config's EOS id(s) and the tokenizer's."""
+    ids: set[int] = set()
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (gen_eos, tokenizer.eos_token_id):
+        if value is None:
+            continue
+        ids.update([value] if isinstance(value, int) else list(value))
+    if not ids:
+        raise ValueError("the tokenizer and generation config name no EOS token: completions would never end")
+    return sorted(ids)
+
+
+def completion_mask(completion_ids: torch.Tensor, eos_ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mask, truncated)``: mask is 1 up to and including the first EOS and 0 after;
+    ``truncated`` marks rows with no EOS (mask all 1)."""
+    is_eos = torch.isin(completion_ids, torch.as_tensor(list(eos_ids), device=completion_ids.device))
+    has_eos = is_eos.any(dim=1)
+    T = completion_ids.shape[1]
+    first = torch.where(has_eos, is_eos.int().argmax(dim=1), torch.full_like(has_eos, T, dtype=torch.long))
+    positions = torch.arange(T, device=completion_ids.device).unsqueeze(0)
+    mask = (positions <= first.unsqueeze(1)).long()
+    return mask, ~has_eos
+
+
+def _generate_kwargs(gen: Mapping, num_return_sequences: int) -> dict[str, Any]:
+    gen = dict(to_plain(gen))
+    do_sample = bool(gen.get("do_sample", True))
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": int(gen["max_new_tokens"]),
+        "do_sample": do_sample,
+        "num_return_sequences": num_return_sequences,
+        "use_cache": True,
+    }
+    if do_sample:
+        kwargs["temperature"] = float(gen.get("temperature", 1.0))
+        kwargs["top_p"] = float(gen.get("top_p", 1.0))
+        kwargs["top_k"] = int(gen.get("top_k") or 0)  # 0 = no top-k filter
+    return kwargs
+
+
+@torch.no_grad()
+def generate_group(model, tokenizer, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, G: int, gen: Mapping) -> Rollout:
+    """G completions for each of B prompts, ``num_return_sequences=G`` in one ``generate`` call.
+
+    ``gen`` holds ``max_new_tokens`` and, when sampling (``do_sample``, default true), ``temperature``,
+    ``top_p``, ``top_k``. The model is put in eval mode for the call and restored afterwards.
+    """
+    eos = eos_token_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    was_training = model.training
+    model.eval()
+    if prompt_mask.device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    try:
+        out = model.generate(
+            input_ids=prompt_ids,
+            attention_mask=prompt_mask,
+            eos_token_id=eos,
+            pad_token_id=pad,
+            **_generate_kwargs(gen, G),
+        )
+    finally:
+        model.train(was_training)
+    if prompt_mask.device.type == "cuda":
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - t0
+    P = prompt_ids.shape[1]
+    completion_ids = out[:, P:]
+    mask, truncated = completion_mask(completion_ids, eos)
+    texts = [
+        tokenizer.decode(row[: int(n)].tolist(), skip_special_tokens=True)
+        for row, n in zip(completion_ids.cpu(), mask.sum(dim=1).cpu())
+    ]
+    return Rollout(
+        prompt_ids=prompt_ids.repeat_interleave(G, dim=0),
+        prompt_mask=prompt_mask.repeat_interleave(G, dim=0),
+        completion_ids=completion_ids,
+        completion_mask=mask,
+        texts=texts,
+        truncated=truncated,
+        generate_s=elapsed,
+        num_tokens=int(mask.sum()),
+    )
+
+
+# --------------------------------------------------------------------------- log-probs
+def _supports_logits_to_keep(model) -> bool:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def token_logprobs(
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    logits_to_keep: int,
+    temperature: float = 1.0,
+    return_entropy: bool = False,
+):
+    """Per-token log-probs of the last ``logits_to_keep`` tokens (the completion), ``[N, T]``.
+
+        log pi(o_t | q, o_<t) = z_t[o_t] / tau - logsumexp(z_t / tau)
+
+    One batched forward pass over prompt + completion (left padding: position ids from the mask,
+    as ``generate`` uses); only the last T + 1 positions' logits are computed where the model takes
+    ``logits_to_keep``. The log-softmax is the logsumexp trick in float32, one row at a time: no
+    ``[N, T, V]`` log-softmax is materialised (backward keeps only the logits themselves). With
+    ``return_entropy`` also returns the per-token entropy ``-sum_v p log p`` ``[N, T]`` (no gradients).
+    """
+    T = int(logits_to_keep)
+    position_ids = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
+    kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+    if _supports_logits_to_keep(model):
+        kwargs["logits_to_keep"] = T + 1
+    logits = model(**kwargs, use_cache=False).logits[:, -(T + 1) : -1]  # position t predicts token t + 1
+    targets = input_ids[:, -T:]
+    logps, entropies = [], []
+    for row_logits, row_targets in zip(logits, targets):  # one row at a time: [T, V] transients only
+        z = row_logits.float()
+        if temperature != 1.0:
+            z = z / temperature
+        lse = torch.logsumexp(z, dim=-1)
+        logps.append(z.gather(-1, row_targets.unsqueeze(-1)).squeeze(-1) - lse)
+        if return_entropy:
+            with torch.no_grad():  # H = -sum_v p log p = logsumexp(z) - sum_v p z
+                entropies.append(lse - (torch.softmax(z, dim=-1) * z).sum(dim=-1))
+    logp = torch.stack(logps)
+    if return_entropy:
+        return logp, torch.stack(entropies)
+    return logp
+
+
+@torch.no_grad()
+def reference_logprobs(model, input_ids, attention_mask, logits_to_keep: int, temperature: float = 1.0):
+    """Log-probs under the base model: the same peft model with its adapters disabled."""
+    with model.disable_adapter():
+        return token_logprobs(model, input_ids, attention_mask, logits_to_keep, temperature)

@@ -1,0 +1,419 @@
+"""GRPO on a LoRA policy as a LightningModule (manual optimisation).
+
+One ``training_step`` = one sampled batch of B prompts x G completions (DeepSeekMath, alg. 1):
+
+1. rollout: chat template, left-pad/-truncate, ``generate`` G completions per prompt (no grad);
+2. reward: the frozen regressor scores every (user prompt, completion) -> ``[N, K]``;
+3. advantages from the K aspect scores (``mogrpo.grpo.advantages``; for ``constrained`` the
+   constrained aspect is weighted by the Lagrange multiplier, updated by dual ascent each step);
+4. old log-probs (only when ``num_iterations > 1``) and reference log-probs (only when beta > 0,
+   the same model with its adapters disabled);
+5. ``num_iterations`` optimiser steps, each accumulating micro-batches of ``micro_batch_size``
+   completions, with clipped gradients and a linear warm-up schedule.
+
+Every step's metrics are logged (``train/*``, ``reward/<aspect>``, ``time/*``) and kept in
+``history``; the last rollout is kept in ``last_rollout`` for completion tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from omegaconf import DictConfig, OmegaConf
+
+from mogrpo.config import reward_weights
+from mogrpo.grpo import (
+    advantages,
+    group_stats,
+    lagrangian_weights,
+    policy_loss,
+    update_lagrange_multiplier,
+    weighted_reward,
+)
+from mogrpo.models.policy import (
+    Rollout,
+    chat_prompts,
+    encode_prompts,
+    generate_group,
+    reference_logprobs,
+    token_logprobs,
+)
+
+log = logging.getLogger(__name__)
+
+PROG_BAR = ("train/loss", "train/reward_mean", "train/kl")
+
+
+class RewardError(RuntimeError):
+    """The reward regressor returned a non-finite score; the message names the prompt and completion."""
+
+
+def check_finite_scores(
+    scores: torch.Tensor,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    aspects: Sequence[str],
+    run_dir: str | Path | None = None,
+) -> None:
+    """Raise :class:`RewardError` if any score is NaN/inf, saving the bad rows to ``<run_dir>/bad_reward.jsonl``."""
+    bad = (~torch.isfinite(scores)).any(dim=1).nonzero().flatten().tolist()
+    if not bad:
+        return
+    where = ""
+    if run_dir is not None:
+        path = Path(run_dir) / "bad_reward.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            for i in bad:
+                row = {"prompt": prompts[i], "completion": completions[i]}
+                row["scores"] = {a: float(v) for a, v in zip(aspects, scores[i].tolist())}
+                fh.write(json.dumps(row) + "\n")
+        where = f"; all {len(bad)} bad rows saved to {path}"
+    i = bad[0]
+    raise RewardError(
+        f"the reward regressor returned non-finite scores {dict(zip(aspects, scores[i].tolist()))} "
+        f"for prompt {prompts[i]!r} and completion {completions[i]!r}{where}"
+    )
+
+
+def micro_batch_weight(loss_type: str, rows: int, tokens: float, active_rows: int, active_tokens: float) -> float:
+    """The factor that makes the sum of micro-batch losses equal the full-batch loss.
+
+    ``policy_loss`` on a micro-batch of ``rows`` completions normalises by its own rows (grpo,
+    dr_grpo) or tokens (bnpo); the full batch normalises by the ``active_rows`` / ``active_tokens``
+    that stay in the loss (rows masked with ``zero_std=mask`` are out of both):
+
+        grpo, dr_grpo:  rows / active_rows        bnpo:  tokens / active_tokens
+    """
+    if loss_type == "bnpo":
+        return float(tokens) / max(float(active_tokens), 1.0)
+    return rows / max(active_rows, 1)
+
+
+def linear_warmup(step: int, warmup_steps: int) -> float:
+    """LR factor: (step + 1) / warmup_steps for the first ``warmup_steps`` optimiser steps, then 1."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def _node(cfg: Mapping | DictConfig) -> DictConfig:
+    return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+
+
+class GRPOModule(LightningModule):
+    """GRPO with LoRA adapters on a frozen base, rewarded by a frozen multi-aspect regressor.
+
+    Args:
+        policy: the peft-wrapped causal LM (only its LoRA parameters train).
+        tokenizer: the policy's tokenizer (left padding).
+        regressor: a :class:`~mogrpo.models.regressor.MultiAspectRegressor` (kept frozen, eval mode).
+        grpo_cfg: the ``grpo`` config node.
+        reward_cfg: the ``reward`` config node (aspects, weights, aggregation, constraint).
+        max_prompt_length: prompts over this many tokens are cut from the left (``model.max_prompt_length``).
+        system_prompt: added before each user prompt (``data.system_prompt``).
+        run_dir: where ``bad_reward.jsonl`` goes if the regressor returns NaN/inf.
+    """
+
+    def __init__(
+        self,
+        policy,
+        tokenizer,
+        regressor,
+        grpo_cfg: Mapping | DictConfig,
+        reward_cfg: Mapping | DictConfig,
+        max_prompt_length: int = 256,
+        system_prompt: str | None = None,
+        run_dir: str | Path | None = None,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.strict_loading = False  # checkpoints hold only the LoRA weights
+        self.policy = policy
+        self.tokenizer = tokenizer
+        self.regressor = regressor.eval().requires_grad_(False)
+        self.grpo_cfg = _node(grpo_cfg)
+        reward_cfg = _node(reward_cfg)
+        self.aspects = list(reward_cfg.aspects)
+        if list(regressor.aspects) != self.aspects:
+            raise ValueError(
+                f"reward.aspects {self.aspects} differ from the regressor's aspects {list(regressor.aspects)}"
+            )
+        self.weights = reward_weights(reward_cfg)
+        self.aggregation = str(reward_cfg.aggregation)
+        self.constrained = self.aggregation == "constrained"
+        self.constraint = reward_cfg.get("constraint") if self.constrained else None
+        self.constraint_index = self.aspects.index(self.constraint.aspect) if self.constrained else None
+        self.lagrange_multiplier = float(self.constraint.lambda_init) if self.constrained else None
+        self.max_prompt_length = int(max_prompt_length)
+        self.system_prompt = system_prompt
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.history: list[dict[str, Any]] = []
+        self.last_rollout: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ modes and optimiser
+    def train(self, mode: bool = True):
+        """Lightning switches modes; the reward regressor always stays in eval mode."""
+        super().train(mode)
+        self.regressor.eval()
+        return self
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.policy.parameters() if p.requires_grad]
+
+    def configure_optimizers(self):
+        from hydra.utils import instantiate
+
+        params = self.trainable_parameters()
+        if not params:
+            raise ValueError("model.lora.target_modules: the policy has no trainable parameter")
+        optimizer = instantiate(self.grpo_cfg.optim)(params)
+        warmup = functools.partial(linear_warmup, warmup_steps=int(self.grpo_cfg.get("warmup_steps", 0) or 0))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------------ pieces of a step
+    def current_weights(self) -> tuple[list[float], str]:
+        """The aspect weights and the aggregation the advantages use at this step."""
+        if self.constrained:
+            w = lagrangian_weights(self.weights, self.constraint_index, self.lagrange_multiplier)
+            return w.tolist(), "sum_then_normalize"
+        return self.weights, self.aggregation
+
+    def rollout(self, prompts: Sequence[str]) -> tuple[Rollout, int]:
+        """G sampled completions per prompt; also the number of prompts cut to ``max_prompt_length``."""
+        texts = chat_prompts(self.tokenizer, prompts, self.system_prompt)
+        ids, mask, n_truncated = encode_prompts(self.tokenizer, texts, self.max_prompt_length)
+        roll = generate_group(
+            self.policy, self.tokenizer, ids.to(self.device), mask.to(self.device), int(self.grpo_cfg.G),
+            self.grpo_cfg.generation,
+        )
+        return roll, n_truncated
+
+    def _chunks(self, n: int) -> list[slice]:
+        mb = int(self.grpo_cfg.get("micro_batch_size") or n)
+        return [slice(s, min(s + mb, n)) for s in range(0, n, mb)]
+
+    @torch.no_grad()
+    def compute_old_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """log pi_old of the sampled tokens (the policy before this batch's updates), ``[N, T]``."""
+        was_training = self.policy.training
+        self.policy.eval()
+        try:
+            return torch.cat(
+                [
+                    token_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature)
+                    for s in self._chunks(input_ids.shape[0])
+                ]
+            )
+        finally:
+            self.policy.train(was_training)
+
+    @torch.no_grad()
+    def compute_ref_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """log pi_ref of the sampled tokens: the base model (adapters disabled), ``[N, T]``."""
+        was_training = self.policy.training
+        self.policy.eval()
+        try:
+            return torch.cat(
+                [
+                    reference_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature)
+                    for s in self._chunks(input_ids.shape[0])
+                ]
+            )
+        finally:
+            self.policy.train(was_training)
+
+    @property
+    def _temperature(self) -> float:
+        return float(self.grpo_cfg.generation.get("temperature", 1.0))
+
+    # ------------------------------------------------------------------ the step
+    def training_step(self, batch: list[dict], batch_idx: int) -> None:
+        g = self.grpo_cfg
+        G = int(g.G)
+        prompts = [row["prompt"] for row in batch]
+        B = len(prompts)
+
+        # 1. rollout
+        roll, n_prompts_truncated = self.rollout(prompts)
+        user_prompts = [p for p in prompts for _ in range(G)]
+
+        # 2. reward
+        t0 = time.perf_counter()
+        scores = self.regressor.score(user_prompts, roll.texts)  # [N, K] float32 on CPU
+        check_finite_scores(scores, user_prompts, roll.texts, self.aspects, self.run_dir)
+        score_s = time.perf_counter() - t0
+
+        # 3. advantages
+        weights, aggregation = self.current_weights()
+        adv = advantages(scores, weights, G, aggregation, g.scale, float(g.eps))
+        rewards = weighted_reward(scores, weights)
+        stats = group_stats(rewards, G)
+        no_signal = (adv.view(B, G) == 0).all(dim=1).repeat_interleave(G)  # groups that cannot teach anything
+        loss_mask = roll.completion_mask.clone()
+        if g.zero_std == "mask":
+            loss_mask[no_signal.to(loss_mask.device)] = 0
+        adv = adv.to(self.device)
+
+        # 4. old / reference log-probs
+        input_ids, attention_mask = roll.input_ids, roll.attention_mask
+        T = roll.completion_ids.shape[1]
+        t0 = time.perf_counter()
+        beta = float(g.kl.beta)
+        old_logp = self.compute_old_logprobs(input_ids, attention_mask, T) if g.num_iterations > 1 else None
+        ref_logp = self.compute_ref_logprobs(input_ids, attention_mask, T) if beta > 0 else None
+        logprob_s = time.perf_counter() - t0
+
+        # 5. updates
+        t0 = time.perf_counter()
+        update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp)
+        update_s = time.perf_counter() - t0
+
+        # 6. dual ascent on the Lagrange multiplier
+        metrics: dict[str, float] = {}
+        if self.constrained:
+            c_mean = scores[:, self.constraint_index].mean().to(self.device)
+            c_mean = float(self.trainer.strategy.reduce(c_mean, reduce_op="mean"))  # one lambda on every rank
+            metrics["train/lagrange_multiplier"] = self.lagrange_multiplier
+            metrics["train/constraint_mean"] = c_mean
+            self.lagrange_multiplier = update_lagrange_multiplier(
+                self.lagrange_multiplier, c_mean, float(self.constraint.threshold), float(self.constraint.lambda_lr)
+            )
+
+        # 7. metrics
+        lengths = roll.lengths.float()
+        metrics.update(
+            {
+                "train/loss": update["loss"],
+                "train/reward_mean": float(rewards.mean()),
+                "train/reward_std": float(rewards.std()),
+                **{f"reward/{a}": float(scores[:, k].mean()) for k, a in enumerate(self.aspects)},
+                "train/group_std": float(stats["group_std"]),
+                "train/frac_zero_std": float(stats["frac_zero_std"]),
+                "train/kl": update["kl"],
+                "train/clip_ratio": update["clip_ratio"],
+                "train/completion_length_mean": float(lengths.mean()),
+                "train/completion_length_max": float(lengths.max()),
+                "train/frac_truncated": float(roll.truncated.float().mean()),
+                "train/entropy": update["entropy"],
+                "train/prompts_truncated": float(n_prompts_truncated),
+                "train/advantage_abs_mean": float(adv.abs().mean()),
+                "train/grad_norm": update["grad_norm"],
+                "train/lr": update["lr"],
+                "train/gen_tokens_per_s": roll.num_tokens / max(roll.generate_s, 1e-9),
+                "time/generate_s": roll.generate_s,
+                "time/score_s": score_s,
+                "time/logprob_s": logprob_s,
+                "time/update_s": update_s,
+            }
+        )
+        self.log_dict({k: v for k, v in metrics.items() if k in PROG_BAR}, on_step=True, on_epoch=False,
+                      prog_bar=True, batch_size=B)
+        self.log_dict({k: v for k, v in metrics.items() if k not in PROG_BAR}, on_step=True, on_epoch=False,
+                      batch_size=B)
+        self.history.append({"step": int(self.global_step), "batch": len(self.history) + 1, **metrics})
+        self.last_rollout = {
+            "step": int(self.global_step),
+            "prompts": user_prompts,
+            "completions": roll.texts,
+            "scores": {a: scores[:, k].tolist() for k, a in enumerate(self.aspects)},
+            "reward": rewards.tolist(),
+            "advantage": adv.cpu().tolist(),
+            "truncated": roll.truncated.cpu().tolist(),
+        }
+
+    def _update(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        completion_mask: torch.Tensor,
+        loss_mask: torch.Tensor,
+        adv: torch.Tensor,
+        old_logp: torch.Tensor | None,
+        ref_logp: torch.Tensor | None,
+    ) -> dict[str, float]:
+        """``num_iterations`` optimiser steps on one rollout; returns averaged loss, kl, clip ratio, entropy."""
+        g = self.grpo_cfg
+        opt = self.optimizers()
+        scheduler = self.lr_schedulers()
+        params = self.trainable_parameters()
+        T = completion_mask.shape[1]
+        active_rows = int((loss_mask.sum(dim=1) > 0).sum())
+        active_tokens = float(loss_mask.sum())
+        chunks = self._chunks(input_ids.shape[0])
+        sums = {"loss": 0.0, "kl": 0.0, "clip_ratio": 0.0, "entropy": 0.0, "grad_norm": 0.0}
+        kl_tokens = entropy_tokens = 0.0
+        lr = float(opt.param_groups[0]["lr"])
+        self.policy.train()
+        for iteration in range(int(g.num_iterations)):
+            for s in chunks:
+                m = loss_mask[s]
+                n_tokens = float(m.sum())
+                w = micro_batch_weight(g.loss_type, m.shape[0], n_tokens, active_rows, active_tokens)
+                out = token_logprobs(
+                    self.policy, input_ids[s], attention_mask[s], T, self._temperature, return_entropy=iteration == 0
+                )
+                logp, entropy = out if iteration == 0 else (out, None)
+                loss, lm = policy_loss(
+                    logp,
+                    old_logp[s] if old_logp is not None else None,
+                    adv[s],
+                    m,
+                    ref_logp=ref_logp[s] if ref_logp is not None else None,
+                    beta=float(g.kl.beta),
+                    clip_low=float(g.clip.low),
+                    clip_high=float(g.clip.high),
+                    loss_type=g.loss_type,
+                    max_completion_length=int(g.generation.max_new_tokens),
+                    return_metrics=True,
+                )
+                self.manual_backward(loss * w)  # every rank runs every micro-batch (DDP stays in step)
+                sums["loss"] += float(loss.detach()) * w
+                sums["kl"] += float(lm["kl"]) * n_tokens
+                sums["clip_ratio"] += float(lm["clip_ratio"]) * n_tokens
+                kl_tokens += n_tokens
+                if iteration == 0:
+                    cm = completion_mask[s].to(entropy.dtype)
+                    sums["entropy"] += float((entropy * cm).sum())
+                    entropy_tokens += float(cm.sum())
+            grads = [p.grad for p in params if p.grad is not None]
+            if grads:
+                sums["grad_norm"] += float(torch.nn.utils.get_total_norm(grads))
+            if g.max_grad_norm:
+                self.clip_gradients(opt, gradient_clip_val=float(g.max_grad_norm), gradient_clip_algorithm="norm")
+            opt.step()
+            opt.zero_grad()
+            scheduler.step()
+        n_it = int(g.num_iterations)
+        return {
+            "loss": sums["loss"] / n_it,
+            "kl": sums["kl"] / max(kl_tokens, 1.0),
+            "clip_ratio": sums["clip_ratio"] / max(kl_tokens, 1.0),
+            "entropy": sums["entropy"] / max(entropy_tokens, 1.0),
+            "grad_norm": sums["grad_norm"] / n_it,
+            "lr": lr,
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+    def trainable_keys(self) -> set[str]:
+        return {name for name, p in self.named_parameters() if p.requires_grad}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep only the LoRA weights (not the frozen base or regressor), the multiplier and the history."""
+        keys = self.trainable_keys()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keys}
+        checkpoint["mogrpo"] = {"lagrange_multiplier": self.lagrange_multiplier, "history": list(self.history)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("mogrpo", {})
+        self.lagrange_multiplier = state.get("lagrange_multiplier", self.lagrange_multiplier)
+        self.history = list(state.get("history", []))

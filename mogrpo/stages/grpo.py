@@ -1,0 +1,141 @@
+"""The GRPO stage: prompts -> frozen reward regressor -> LoRA policy -> Lightning fit -> adapter.
+
+Writes into the run dir: ``adapter/`` (peft ``save_pretrained``) and ``history.jsonl`` (one line
+of metrics per sampled batch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+# the summary's "final_mean" averages the metrics of this many last steps
+FINAL_WINDOW = 5
+
+
+def load_prompt_sets(cfg: DictConfig, which: str) -> list[dict]:
+    """``cfg.data.<which>`` (``train`` / ``heldout``) instantiated: a non-empty list of prompt dicts."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    from mogrpo.data.errors import DataError
+
+    try:
+        prompts = instantiate(cfg.data[which], _convert_="all")
+    except InstantiationException as err:  # Hydra wraps errors: surface a DataError as itself (one clear line)
+        if isinstance(err.__cause__, DataError):
+            raise err.__cause__ from None
+        raise
+    if not prompts:
+        raise DataError("no prompts", source=f"data.{which}")
+    return list(prompts)
+
+
+def load_regressor(reward_dir: str | Path, aspects: list[str]):
+    """The saved reward regressor, checked against ``reward.aspects`` (same names, same order)."""
+    from mogrpo.config import ConfigError
+    from mogrpo.models.regressor import MultiAspectRegressor
+
+    regressor = MultiAspectRegressor.load(reward_dir)
+    if regressor.aspects != list(aspects):
+        raise ConfigError(
+            "reward.aspects",
+            f"{list(aspects)} differ from the aspects {regressor.aspects} of the regressor in {reward_dir}",
+        )
+    return regressor
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in history:
+            fh.write(json.dumps(row) + "\n")
+
+
+def summarize_history(history: list[dict], window: int = FINAL_WINDOW) -> dict[str, Any]:
+    """The last step's metrics and the mean of each metric over the last ``window`` steps."""
+    if not history:
+        return {"final": {}, "final_mean": {}}
+    last = history[-window:]
+    keys = [k for k in history[-1] if k not in ("step", "batch")]
+    mean = {k: sum(float(r[k]) for r in last if k in r) / sum(1 for r in last if k in r) for k in keys}
+    return {"final": dict(history[-1]), "final_mean": mean}
+
+
+def _callbacks(cfg: DictConfig) -> list:
+    """Callbacks from an optional ``callbacks`` config node (a mapping of ``_target_`` nodes)."""
+    from hydra.utils import instantiate
+
+    node = cfg.get("callbacks")
+    if not node:
+        return []
+    return [instantiate(c) for c in node.values() if c is not None and c.get("_target_")]
+
+
+def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
+    """Train LoRA adapters with GRPO; returns steps, final metrics, adapter path and wall time."""
+    from hydra.utils import instantiate
+
+    from mogrpo.data.prompts import PromptDataModule
+    from mogrpo.models.policy import build_policy, count_trainable
+    from mogrpo.modules.grpo_module import GRPOModule
+    from mogrpo.utils.logging import finish_logger, make_logger
+
+    t0 = time.time()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prompts_per_step = int(cfg.grpo.batch_size) // int(cfg.grpo.G)
+    # data first: a bad prompt file fails before any model loads
+    datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), prompts_per_step, seed=int(cfg.seed))
+    regressor = load_regressor(reward_dir, list(cfg.reward.aspects))
+    policy, tokenizer = build_policy(cfg.model)
+    n_trainable = count_trainable(policy)
+    log.info("GRPO: %d prompts, %d per step, %d trainable LoRA parameters", len(datamodule.prompts),
+             prompts_per_step, n_trainable)
+    module = GRPOModule(
+        policy,
+        tokenizer,
+        regressor,
+        cfg.grpo,
+        cfg.reward,
+        max_prompt_length=int(cfg.model.max_prompt_length),
+        system_prompt=cfg.data.get("system_prompt"),
+        run_dir=run_dir,
+    )
+    logger = make_logger(cfg, "grpo")
+    adapter_dir = run_dir / "adapter"
+    history_path = run_dir / "history.jsonl"
+    try:
+        trainer = instantiate(
+            cfg.trainer,
+            max_steps=int(cfg.grpo.max_steps),
+            max_epochs=-1,  # cycle over the prompts until max_steps
+            logger=logger if logger is not None else False,
+            enable_checkpointing=False,
+            default_root_dir=str(run_dir),
+            callbacks=_callbacks(cfg),
+        )
+        trainer.fit(module, datamodule=datamodule)
+        if trainer.is_global_zero:
+            policy.save_pretrained(str(adapter_dir))
+    finally:
+        write_history(module.history, history_path)
+        finish_logger(logger)
+    summary: dict[str, Any] = {
+        "steps": int(trainer.global_step),
+        "sampled_batches": len(module.history),
+        **summarize_history(module.history),
+        "adapter": str(adapter_dir),
+        "history": str(history_path),
+        "trainable_params": n_trainable,
+        "wall_time_s": round(time.time() - t0, 1),
+    }
+    if module.constrained:
+        summary["lagrange_multiplier"] = module.lagrange_multiplier
+    return summary

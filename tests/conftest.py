@@ -1,0 +1,76 @@
+"""Shared fixtures: composed configs for tests (tiny models, no logger, outputs under tmp_path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import mogrpo.utils.resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO_ROOT / "conf"
+
+torch.set_num_threads(min(2, torch.get_num_threads()))  # the machine's cores are shared
+
+
+def compose_cfg(overrides: Sequence[str], tmp_path: Path, config_name: str = "train") -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with ``overrides``, outputs and logs under ``tmp_path``.
+
+    ``paths.output_dir`` interpolates ``${hydra:runtime.output_dir}``, which only exists inside a
+    Hydra app, so it is always overridden here (a later override in ``overrides`` wins).
+    """
+    base = [f"paths.output_dir={tmp_path / 'output'}", f"paths.log_dir={tmp_path / 'logs'}"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=[*base, *overrides], return_hydra_config=False)
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path: Path) -> DictConfig:
+    """The smoke experiment (tiny policy, tiny encoder) with no experiment logger."""
+    return compose_cfg(["experiment=smoke", "logger=none"], tmp_path)
+
+
+ASPECTS = ["politeness", "meaningfulness", "actionability", "safety"]
+
+
+def make_labelled(n_train: int = 24, n_val: int = 8, n_test: int = 8, aspects: Sequence[str] = ASPECTS):
+    """A small labelled ``DatasetDict`` shaped like ``mogrpo.data.labelled.load_labelled``'s output.
+
+    Columns prompt, response, source and one float32 column per aspect; every third row leaves
+    its last aspect unlabelled (NaN), and the labels follow the response (polite/rude) so they vary.
+    """
+    from datasets import Dataset, DatasetDict, Features, Value
+
+    features = Features(
+        {"prompt": Value("string"), "response": Value("string"), "source": Value("string")}
+        | {a: Value("float32") for a in aspects}
+    )
+
+    def split(n: int, offset: int) -> Dataset:
+        rows: dict[str, list] = {c: [] for c in features}
+        for i in range(offset, offset + n):
+            polite = i % 2 == 0
+            rows["prompt"].append(f"How do I fix issue number {i}?")
+            rows["response"].append(
+                f"Thank you for asking! Step {i}: restart it, then check the log." if polite else "No. Figure it out."
+            )
+            rows["source"].append("fake")
+            for k, a in enumerate(aspects):
+                value = (0.9 if polite else 0.1) - 0.05 * k
+                rows[a].append(float("nan") if (i % 3 == 0 and k == len(aspects) - 1) else value)
+        return Dataset.from_dict(rows, features=features)
+
+    return DatasetDict(
+        {"train": split(n_train, 0), "validation": split(n_val, n_train), "test": split(n_test, n_train + n_val)}
+    )
+
+
+@pytest.fixture
+def fake_labelled():
+    """A small labelled DatasetDict over the default aspects (see :func:`make_labelled`)."""
+    return make_labelled()

@@ -1,0 +1,224 @@
+"""GRPOModule: one GRPO step on the tiny policy (mogrpo/modules/grpo_module.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+from torch import nn
+
+import mogrpo.modules.grpo_module as gm
+from mogrpo.data.prompts import PromptDataModule
+from mogrpo.grpo import policy_loss
+from mogrpo.models.policy import build_policy
+from mogrpo.models.regressor import build_regressor
+from mogrpo.modules.grpo_module import GRPOModule, RewardError, linear_warmup, micro_batch_weight
+
+ASPECTS = ["politeness", "meaningfulness", "actionability", "safety"]
+METRICS = [
+    "train/loss", "train/reward_mean", "train/reward_std", *[f"reward/{a}" for a in ASPECTS],
+    "train/group_std", "train/frac_zero_std", "train/kl", "train/clip_ratio", "train/completion_length_mean",
+    "train/completion_length_max", "train/frac_truncated", "train/entropy", "train/prompts_truncated",
+    "time/generate_s", "time/score_s", "time/update_s", "train/gen_tokens_per_s", "train/lr",
+    "train/advantage_abs_mean",
+]  # fmt: skip
+PROMPTS = [{"id": str(i), "prompt": p} for i, p in enumerate(["Hi!", "How do tides work?", "Say no.", "Tell a joke."])]
+
+
+def _cfg(tmp_path, *overrides):
+    from conftest import compose_cfg
+
+    return compose_cfg(["experiment=smoke", "logger=none", *overrides], tmp_path)
+
+
+def _module(cfg, tmp_path, regressor=None) -> GRPOModule:
+    torch.manual_seed(0)
+    policy, tok = build_policy(cfg.model)
+    regressor = regressor or build_regressor(cfg.reward_model, list(cfg.reward.aspects))
+    return GRPOModule(policy, tok, regressor, cfg.grpo, cfg.reward, cfg.model.max_prompt_length, run_dir=tmp_path)
+
+
+def _fit(module: GRPOModule, max_steps: int, prompts=PROMPTS) -> Trainer:
+    trainer = Trainer(
+        accelerator="cpu", devices=1, max_steps=max_steps, max_epochs=-1, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    B = module.grpo_cfg.batch_size // module.grpo_cfg.G
+    trainer.fit(module, train_dataloaders=PromptDataModule(prompts, B, seed=0).train_dataloader())
+    return trainer
+
+
+class ScriptedRegressor(nn.Module):
+    """Scores from a function of (prompt, row index within the group); no weights."""
+
+    def __init__(self, fn, G: int, aspects=ASPECTS):
+        super().__init__()
+        self.fn, self.G, self.aspects = fn, G, list(aspects)
+
+    def score(self, prompts, responses):
+        return torch.tensor([self.fn(p, i % self.G) for i, p in enumerate(prompts)], dtype=torch.float32)
+
+
+def _snapshot(module):
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+# --------------------------------------------------------------------------- pure helpers
+def test_linear_warmup_factors():
+    assert [linear_warmup(s, 2) for s in range(4)] == [0.5, 1.0, 1.0, 1.0]
+    assert linear_warmup(0, 0) == 1.0
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo"])
+def test_micro_batches_add_up_to_the_full_batch_loss(loss_type):
+    torch.manual_seed(0)
+    N, T = 6, 5
+    logp, old = -torch.rand(N, T), -torch.rand(N, T)
+    adv = torch.randn(N)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0] * 5, [1, 0, 0, 0, 0], [0] * 5, [1, 1, 0, 0, 0]])
+    active_rows, active_tokens = 4, float(mask.sum())  # rows 2 and 4 masked out (zero_std=mask)
+    total = sum(
+        policy_loss(logp[s], old[s], adv[s], mask[s], loss_type=loss_type, max_completion_length=T)
+        * micro_batch_weight(loss_type, 2, float(mask[s].sum()), active_rows, active_tokens)
+        for s in (slice(0, 2), slice(2, 4), slice(4, 6))
+    )
+    ratio = torch.exp(logp - old)
+    per_token = -torch.min(ratio * adv[:, None], ratio.clamp(0.8, 1.2) * adv[:, None]) * mask
+    expected = {  # the full-batch normalisers, counting only the 4 active rows
+        "grpo": (per_token.sum(1) / mask.sum(1).clamp(min=1)).sum() / 4,
+        "bnpo": per_token.sum() / mask.sum(),
+        "dr_grpo": per_token.sum() / (4 * T),
+    }[loss_type]
+    torch.testing.assert_close(total, expected)
+
+
+# --------------------------------------------------------------------------- training steps
+def test_one_step_trains_lora_only_and_logs_every_metric(tmp_path):
+    cfg = _cfg(tmp_path, "grpo.warmup_steps=2")
+    module = _module(cfg, tmp_path)
+    before = _snapshot(module)
+    trainer = _fit(module, max_steps=3)  # 4 prompts, 2 per step: the third step starts a second epoch
+    assert trainer.global_step == 3 and len(module.history) == 3
+    after = _snapshot(module)
+    lora = [n for n in before if "lora_B" in n]
+    assert lora and all(not torch.equal(before[n], after[n]) for n in lora)
+    frozen = [n for n, p in module.named_parameters() if not p.requires_grad]
+    assert any(n.startswith("regressor.") for n in frozen) and any("base_layer" in n for n in frozen)
+    assert all(torch.equal(before[n], after[n]) for n in frozen)
+    missing = [k for k in METRICS if k not in trainer.logged_metrics or k not in module.history[-1]]
+    assert not missing
+    assert module.history[0]["train/lr"] == pytest.approx(0.5e-4)  # warm-up: 1/2 of 1e-4 on step 1
+    assert module.history[-1]["train/lr"] == pytest.approx(1e-4)
+    roll = module.last_rollout
+    assert len(roll["completions"]) == 4 and len(roll["scores"]["safety"]) == 4 and len(roll["advantage"]) == 4
+    assert module.regressor.training is False
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.1])
+def test_reference_pass_only_when_beta_is_positive(tmp_path, beta):
+    cfg = _cfg(tmp_path, f"grpo.kl.beta={beta}")
+    module = _module(cfg, tmp_path)
+    with torch.no_grad():  # move the adapter away from the base so the KL is not 0
+        for name, p in module.policy.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.05)
+    calls = {"ref": 0, "old": 0}
+    disable = module.policy.disable_adapter
+    old = module.compute_old_logprobs
+
+    def counting_disable():
+        calls["ref"] += 1
+        return disable()
+
+    def counting_old(*args):
+        calls["old"] += 1
+        return old(*args)
+
+    module.policy.disable_adapter = counting_disable
+    module.compute_old_logprobs = counting_old
+    _fit(module, max_steps=1)
+    kl = module.history[0]["train/kl"]
+    assert calls["old"] == 0  # num_iterations = 1: no old log-probs
+    if beta > 0:
+        assert calls["ref"] == 1 and kl > 0 and torch.isfinite(torch.tensor(kl))
+    else:
+        assert calls["ref"] == 0 and kl == 0.0
+
+
+def test_two_iterations_compute_old_logprobs_once(tmp_path):
+    cfg = _cfg(tmp_path, "grpo.num_iterations=2")
+    module = _module(cfg, tmp_path)
+    calls = []
+    old = module.compute_old_logprobs
+    module.compute_old_logprobs = lambda *a: calls.append(1) or old(*a)
+    trainer = _fit(module, max_steps=2)
+    assert calls == [1]  # one sampled batch, two optimiser steps
+    assert trainer.global_step == 2 and len(module.history) == 1
+
+
+@pytest.mark.parametrize("zero_std", ["keep", "mask"])
+def test_zero_std_groups_kept_or_masked(tmp_path, monkeypatch, zero_std):
+    cfg = _cfg(tmp_path, f"grpo.zero_std={zero_std}", "grpo.micro_batch_size=2")
+    # "Same." gets the same scores for both completions; "Vary." does not
+    regressor = ScriptedRegressor(lambda p, j: [0.5] * 4 if p == "Same." else [0.2 + 0.5 * j] * 4, G=2)
+    module = _module(cfg, tmp_path, regressor)
+    masks = []
+
+    def spy(logp, old_logp, adv, mask, **kw):
+        masks.append(mask.clone())
+        return policy_loss(logp, old_logp, adv, mask, **kw)
+
+    monkeypatch.setattr(gm, "policy_loss", spy)
+    prompts = [{"id": "a", "prompt": "Same."}, {"id": "b", "prompt": "Vary."}]
+    _fit(module, max_steps=1, prompts=prompts)
+    assert len(masks) == 2  # two micro-batches of 2 completions
+    rows = torch.cat(masks).sum(dim=1)
+    same = [i for i, p in enumerate(module.last_rollout["prompts"]) if p == "Same."]
+    vary = [i for i in range(4) if i not in same]
+    assert module.history[0]["train/frac_zero_std"] == 0.5
+    assert [module.last_rollout["advantage"][i] for i in same] == [0.0, 0.0]
+    assert all(rows[i] > 0 for i in vary)
+    assert all((rows[i] == 0) == (zero_std == "mask") for i in same)
+
+
+def test_non_finite_reward_names_prompt_and_completion(tmp_path):
+    cfg = _cfg(tmp_path)
+    regressor = ScriptedRegressor(lambda p, j: [float("nan")] * 4 if (p == "Bad." and j == 1) else [0.5] * 4, G=2)
+    module = _module(cfg, tmp_path, regressor)
+    prompts = [{"id": "a", "prompt": "Bad."}, {"id": "b", "prompt": "Good."}]
+    with pytest.raises(RewardError, match=r"for prompt 'Bad\.' and completion '.*bad_reward\.jsonl"):
+        _fit(module, max_steps=1, prompts=prompts)
+    saved = [json.loads(line) for line in (tmp_path / "bad_reward.jsonl").read_text().splitlines()]
+    assert len(saved) == 1 and saved[0]["prompt"] == "Bad." and "completion" in saved[0]
+
+
+def test_constrained_reward_updates_the_multiplier(tmp_path):
+    cfg = _cfg(tmp_path, "reward=constrained_safety")  # threshold 0.8, lambda_init 1.0, lambda_lr 0.5
+    regressor = ScriptedRegressor(lambda p, j: [0.1 + 0.3 * j, 0.5, 0.5, 0.5], G=2)  # safety 0.5 < 0.8
+    module = _module(cfg, tmp_path, regressor)
+    _fit(module, max_steps=2)
+    assert [h["train/lagrange_multiplier"] for h in module.history] == pytest.approx([1.0, 1.15])
+    assert module.history[0]["train/constraint_mean"] == pytest.approx(0.5)
+    assert module.lagrange_multiplier == pytest.approx(1.3)  # 1.15 + 0.5 (0.8 - 0.5)
+    assert module.current_weights() == ([1.0, 1.0, 1.0, pytest.approx(1.3)], "sum_then_normalize")
+
+
+def test_checkpoint_keeps_only_lora_weights_multiplier_and_history(tmp_path):
+    cfg = _cfg(tmp_path, "reward=constrained_safety")
+    module = _module(cfg, tmp_path)
+    module.history, module.lagrange_multiplier = [{"step": 1, "train/loss": 0.5}], 2.5
+    ckpt = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(ckpt)
+    n_lora = sum(1 for n, p in module.named_parameters() if p.requires_grad)
+    assert len(ckpt["state_dict"]) == n_lora and all("lora_" in k for k in ckpt["state_dict"])
+    fresh = _module(cfg, tmp_path)
+    fresh.on_load_checkpoint(ckpt)
+    assert fresh.lagrange_multiplier == 2.5 and fresh.history == module.history
+
+
+def test_regressor_aspects_must_match_the_config(tmp_path):
+    cfg = _cfg(tmp_path)
+    with pytest.raises(ValueError, match="reward.aspects"):
+        _module(cfg, tmp_path, ScriptedRegressor(lambda p, j: [0.5], G=2, aspects=["safety"]))
