@@ -183,7 +183,12 @@ def score_file(
     return out_path
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="score")
+# an absolute path: a relative one breaks under the `mogrpo-score` console script (Hydra then looks
+# for a python module `conf` instead of the directory beside the package)
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="score")
 def main(cfg: DictConfig) -> None:
     try:
         score_file(

@@ -161,9 +161,7 @@ def load_job(job_dir: Path) -> Job:
     if job.ok and not job.means:
         job.error = "summary.json has no evaluation (eval) results"
     seeds = [v for k, v in _pairs(overrides) if k == "seed"]
-    job.seed = (
-        _parse_scalar(seeds[-1]) if seeds else (job.summary or {}).get("seed", job.config.get("seed"))
-    )
+    job.seed = _parse_scalar(seeds[-1]) if seeds else (job.summary or {}).get("seed", job.config.get("seed"))
     if not overrides and job.summary:  # no .hydra: describe the job by its choices
         choices = job.summary.get("choices") or {}
         job.overrides = [f"{k}={v}" for k, v in sorted(choices.items()) if v is not None]
@@ -226,7 +224,9 @@ class ConfigRow:
 
     values: dict[str, str]
     jobs: list[Job]
-    stats: dict[str, dict[str, float | None]]  # name -> base_mean, base_std, aligned_mean, aligned_std, rel_change
+    stats: dict[
+        str, dict[str, float | None]
+    ]  # name -> base_mean, base_std, aligned_mean, aligned_std, rel_change
 
     @property
     def ok_jobs(self) -> list[Job]:
@@ -315,7 +315,7 @@ def markdown_table(keys: Sequence[str], names: Sequence[str], rows: Sequence[Con
     """The paper's table: per aspect base, aligned (mean ± std over seeds) and the relative change."""
     short = short_keys(keys)
     aspects = [n for n in names if n != REWARD]
-    header = [short[k] for k in keys] + ["n"]
+    header = [short[k] for k in keys] + ["seeds"]
     for a in aspects:
         header += [f"{a} base", f"{a} aligned", f"{a} Δ"]
     if REWARD in names:
@@ -325,7 +325,11 @@ def markdown_table(keys: Sequence[str], names: Sequence[str], rows: Sequence[Con
         cells = [row.values[k] for k in keys] + [str(len(row.ok_jobs))]
         for a in aspects:
             s = row.stats[a]
-            cells += [_pm(s["base_mean"], s["base_std"]), _pm(s["aligned_mean"], s["aligned_std"]), _pct(s["rel_change"])]
+            cells += [
+                _pm(s["base_mean"], s["base_std"]),
+                _pm(s["aligned_mean"], s["aligned_std"]),
+                _pct(s["rel_change"]),
+            ]
         if REWARD in names:
             s = row.stats[REWARD]
             cells += [
@@ -383,7 +387,9 @@ def _pyplot():
     return plt
 
 
-def plot_aspects(path: Path, keys: Sequence[str], names: Sequence[str], rows: Sequence[ConfigRow]) -> Path | None:
+def plot_aspects(
+    path: Path, keys: Sequence[str], names: Sequence[str], rows: Sequence[ConfigRow]
+) -> Path | None:
     """One panel per aspect: base and aligned bars per configuration, error bars = std over seeds."""
     aspects = [n for n in names if n != REWARD]
     rows = [r for r in rows if r.ok_jobs]
@@ -533,7 +539,9 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = load_jobs(roots)
     if not jobs:
-        raise FileNotFoundError(f"no job dirs (with summary.json or .hydra/) under {', '.join(map(str, roots))}")
+        raise FileNotFoundError(
+            f"no job dirs (with summary.json or .hydra/) under {', '.join(map(str, roots))}"
+        )
     keys, names, rows = config_rows(jobs)
     labels = {j.dir: row_label(r, keys) for r in rows for j in r.jobs}
     plots = []
@@ -557,7 +565,13 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
         "keys": keys,
         "aspects": names,
         "rows": [
-            {"label": row_label(r, keys), **r.values, "n_seeds": len(r.ok_jobs), "seeds": r.seeds, "stats": r.stats}
+            {
+                "label": row_label(r, keys),
+                **r.values,
+                "n_seeds": len(r.ok_jobs),
+                "seeds": r.seeds,
+                "stats": r.stats,
+            }
             for r in rows
         ],
         "failed": [str(j.dir) for j in jobs if not j.ok],
@@ -567,7 +581,9 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mogrpo.summarize", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", help="multirun dir(s): logs/<task_name>/multiruns/<timestamp>")
-    parser.add_argument("--out", default=None, help="where to write summary.md/.csv and the PNGs (default: first dir)")
+    parser.add_argument(
+        "--out", default=None, help="where to write summary.md/.csv and the PNGs (default: first dir)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mogrpo.config import check_config
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
+from mogrpo.utils.distributed import check_launch, is_global_zero, world_size
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def _write_json(path: Path, obj: Any) -> None:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured stages; returns (and writes to ``summary.json``) the run's summary."""
     check_config(cfg)  # before any model or data loads
+    check_launch(cfg)
     from mogrpo.utils.seed import seed_everything
 
     seed_everything(cfg.seed)
@@ -60,7 +62,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if reward_dir is None:
             reward_dir, summary["reward_model"] = resolve_reward_model(cfg, run_dir, force_train=False)
         summary["grpo"] = run_grpo_stage(cfg, run_dir, reward_dir)
-    if cfg.stage in ("eval", "all"):
+    if cfg.stage in ("eval", "all") and is_global_zero():  # evaluation needs no other rank: rank 0 alone
         from mogrpo.stages.evaluate import run_eval_stage
         from mogrpo.stages.reward import resolve_reward_model
 
@@ -68,9 +70,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             reward_dir, summary["reward_model"] = resolve_reward_model(cfg, run_dir, force_train=False)
         summary["eval"] = run_eval_stage(cfg, run_dir, reward_dir)
 
+    summary["world_size"] = world_size()  # processes that trained (DDP: devices x nodes)
     summary["wall_time_s"] = round(time.time() - t0, 1)
-    _write_json(run_dir / "summary.json", summary)
-    log.info("summary written to %s", run_dir / "summary.json")
+    if is_global_zero():
+        _write_json(run_dir / "summary.json", summary)
+        log.info("summary written to %s", run_dir / "summary.json")
     return summary
 
 
@@ -93,7 +97,10 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
     return choices
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
     from mogrpo.config import ConfigError
     from mogrpo.data.errors import DataError

@@ -123,3 +123,18 @@ def test_cli_overrides_reach_score_file(checkpoint, tmp_path):
     assert len(got) == 3 and "my_safety_col" in got[0] and "score_politeness" in got[0]
     with pytest.raises(SystemExit, match="no column 'nope'"):
         run(compose_cfg([*overrides, "prompt_column=nope"], tmp_path, config_name="score"))
+
+
+def test_the_hydra_app_runs_when_imported(checkpoint, tmp_path, monkeypatch):
+    """As under the ``mogrpo-score`` console script: ``main`` called from an imported module."""
+    import sys
+
+    from conftest import compose_cfg
+
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    monkeypatch.setattr(sys, "argv", ["mogrpo-score", f"input={src}", f"reward_model.checkpoint={checkpoint}",
+                                      "columns.politeness=polite"])
+    main()
+    got = [json.loads(line) for line in (tmp_path / "in.scored.jsonl").read_text().splitlines()]
+    assert "polite" in got[0] and "score_safety" in got[0]
+    assert compose_cfg([], tmp_path, config_name="score").prompt_column == "prompt"  # Hydra state left clean

@@ -28,7 +28,12 @@ def _job(root: Path, num: int, G: int, seed: int, evals: tuple | None, steps: in
     (d / ".hydra" / "config.yaml").write_text(f"seed: {seed}\ngrpo:\n  G: {G}\n")
     # group_std: 0.1 * G every step; frac_zero_std: 1 / G
     history = [
-        {"step": s, "train/reward_mean": s * G / 10 + seed, "train/group_std": 0.1 * G, "train/frac_zero_std": 1 / G}
+        {
+            "step": s,
+            "train/reward_mean": s * G / 10 + seed,
+            "train/group_std": 0.1 * G,
+            "train/frac_zero_std": 1 / G,
+        }
         for s in range(1, steps + 1)
     ]
     (d / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history) + '{"step": 4, "trunc')
@@ -107,11 +112,13 @@ def test_summary_table_numbers(multirun, tmp_path):
     assert float(g4["safety_rel_change"]) == pytest.approx(1.0, abs=1e-5)
     # politeness, G=4: 0.5 -> 0.5 (no change); reward G=2: 1.1 -> 1.55
     assert float(g4["politeness_rel_change"]) == pytest.approx(0.0, abs=1e-6)
-    assert float(g2["reward_base_mean"]) == pytest.approx(1.1) and float(g2["reward_aligned_mean"]) == pytest.approx(1.55)
+    assert float(g2["reward_base_mean"]) == pytest.approx(1.1) and float(
+        g2["reward_aligned_mean"]
+    ) == pytest.approx(1.55)
     assert result["aspects"] == ["politeness", "safety", "reward"]
 
     md = (out / "summary.md").read_text()
-    assert "| G | n | politeness base | politeness aligned | politeness Δ | safety base |" in md
+    assert "| G | seeds | politeness base | politeness aligned | politeness Δ | safety base |" in md
     assert "| 2 | 2 | 0.600 ± 0.141 | 0.550 ± 0.071 | -8.3% | 0.450 ± 0.071 | 0.700 ± 0.141 | +55.6% |" in md
     assert "1.100 ± 0.141 → 1.550 ± 0.071 | +40.9% |" in md
     assert "## Failed jobs" in md and f"`{multirun / '4'}`" in md and "seed=3" in md

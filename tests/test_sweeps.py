@@ -32,7 +32,12 @@ SWEEPS = {
     "ablation_seeds": ("seed", [1, 2, 3]),
 }
 # the key summary.json's `choices` reports for each sweep (mogrpo/train.py::_choices)
-CHOICE = {"ablation_reward": "reward", "ablation_group_size": "G", "ablation_kl": "beta", "ablation_aggregation": "aggregation"}
+CHOICE = {
+    "ablation_reward": "reward",
+    "ablation_group_size": "G",
+    "ablation_kl": "beta",
+    "ablation_aggregation": "aggregation",
+}
 # a few steps of the tiny policy and tiny encoder
 TINY = [
     "model=tiny",
@@ -97,7 +102,9 @@ def test_seeds_cross_any_sweep_and_plain_sweeps_still_work(tmp_path):
     params = dict(_compose(["experiment=ablation_group_size"], tmp_path).hydra.sweeper.params)
     jobs = _jobs(params, ["experiment=ablation_group_size", "seed=1,2,3"])
     assert len(jobs) == 9
-    assert {(j[0], j[2]) for j in jobs} == {(f"grpo.G={g}", f"seed={s}") for g in (2, 4, 8) for s in (1, 2, 3)}
+    assert {(j[0], j[2]) for j in jobs} == {
+        (f"grpo.G={g}", f"seed={s}") for g in (2, 4, 8) for s in (1, 2, 3)
+    }
     # a command-line value replaces the experiment's sweep of the same key
     assert _jobs(params, ["grpo.G=4"]) == [["grpo.G=4"]]
     # no experiment: the sweeper has no params, the command line is the sweep
@@ -126,7 +133,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert done.returncode == 0, f"`{' '.join(args)}` failed:\n{(done.stdout + done.stderr)[-4000:]}"
     return done
@@ -146,7 +159,11 @@ def _cache_args(cache_dir: Path) -> list[str]:
     from mogrpo.models.loading import default_cache_dir
 
     cache = str(default_cache_dir())
-    return [f"paths.cache_dir={cache_dir}", f"model.spec.cache_dir={cache}", f"reward_model.spec.cache_dir={cache}"]
+    return [
+        f"paths.cache_dir={cache_dir}",
+        f"model.spec.cache_dir={cache}",
+        f"reward_model.spec.cache_dir={cache}",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +177,18 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_group_size_multirun_logs_one_wandb_run_per_job_and_summarizes(tmp_path, shared_cache):
     env, log_dir = _env(tmp_path), tmp_path / "logs"
     _run(
-        ["-m", "mogrpo.train", "--multirun", "experiment=smoke", "grpo.G=2,4", f"paths.log_dir={log_dir}",
-         "reward_model.reuse_cached=true", "reward_data.max_rows=64", "trainer.enable_progress_bar=false",
-         *_cache_args(shared_cache)],
+        [
+            "-m",
+            "mogrpo.train",
+            "--multirun",
+            "experiment=smoke",
+            "grpo.G=2,4",
+            f"paths.log_dir={log_dir}",
+            "reward_model.reuse_cached=true",
+            "reward_data.max_rows=64",
+            "trainer.enable_progress_bar=false",
+            *_cache_args(shared_cache),
+        ],
         env,
     )
     sweep = _sweep_dir(log_dir, "smoke")
@@ -176,15 +202,23 @@ def test_group_size_multirun_logs_one_wandb_run_per_job_and_summarizes(tmp_path,
         by_type = {r["run"]["job_type"]: r for r in runs}
         assert set(by_type) >= {"grpo", "eval"}, f"{job}: W&B runs {list(by_type)}"
         grpo = by_type["grpo"]
-        assert grpo["run"]["display_name"] == f"G={G},max_rows=64,s42"  # the overrides, minus paths and caching
+        assert (
+            grpo["run"]["display_name"] == f"G={G},max_rows=64,s42"
+        )  # the overrides, minus paths and caching
         assert grpo["run"]["run_group"] == f"smoke-{sweep.name}"  # siblings group together
         assert grpo["summary"]["state"] == "finished"
         assert grpo["summary"]["config"]["grpo"]["G"] == G
         logged = {k for row in grpo["history"] for k in row}
         assert {f"reward/{a}" for a in aspects} <= logged, f"{job}: logged {sorted(logged)}"
         assert {"train/reward_mean", "train/frac_zero_std", "train/kl"} <= logged
-        tables = [row["trainer/global_step"] for row in grpo["history"] if row.get("completions._type") == "table-file"]
-        assert tables == [2, 4], f"{job}: completions tables at steps {tables} (is grpo_callbacks(cfg) wired in?)"
+        tables = [
+            row["trainer/global_step"]
+            for row in grpo["history"]
+            if row.get("completions._type") == "table-file"
+        ]
+        assert tables == [2, 4], (
+            f"{job}: completions tables at steps {tables} (is grpo_callbacks(cfg) wired in?)"
+        )
         grpo_runs.append(grpo["run"]["run_id"])
     assert len(set(grpo_runs)) == 2  # wandb.finish() between jobs: two distinct runs
 
@@ -192,34 +226,50 @@ def test_group_size_multirun_logs_one_wandb_run_per_job_and_summarizes(tmp_path,
     _run(["-m", "mogrpo.summarize", str(sweep), "--out", str(out)], env, timeout=120)
     with (out / "summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [(r["config"], r["n_seeds"], r["n_failed"]) for r in rows] == [("G=2", "1", "0"), ("G=4", "1", "0")]
+    assert [(r["config"], r["n_seeds"], r["n_failed"]) for r in rows] == [
+        ("G=2", "1", "0"),
+        ("G=4", "1", "0"),
+    ]
     for row, job in zip(rows, jobs):
         ev = json.loads((job / "summary.json").read_text())["eval"]
         for a in aspects:
             assert float(row[f"{a}_base_mean"]) == pytest.approx(ev["aspects"][a]["base"], rel=1e-4)
             assert float(row[f"{a}_aligned_mean"]) == pytest.approx(ev["aspects"][a]["aligned"], rel=1e-4)
         assert float(row["reward_aligned_mean"]) == pytest.approx(ev["aggregate"]["aligned"], rel=1e-4)
-    assert "| G | n |" in (out / "summary.md").read_text()
+    assert "| G | seeds |" in (out / "summary.md").read_text()
     for png in ("aspects.png", "reward_curves.png", "group_stats.png"):
         assert (out / png).stat().st_size > 1000, png
 
 
+# Hydra reads `hydra.sweeper.params` once per multirun, from the config the command line composes:
+# `--multirun experiment=glob(ablation_*)` would run each experiment's base config, not its sweep.
+# So one process runs the four multiruns one after the other, exactly as `python -m mogrpo.train
+# --multirun experiment=<name> ...` would (Hydra's entry point is re-entrant).
+# (`--config-path`: imported rather than run with -m, the app cannot find conf/ from its module path.)
+DRIVER = f"""
+import sys
+from mogrpo.train import main
+names, overrides = sys.argv[1].split(","), sys.argv[2:]
+for name in names:
+    sys.argv = ["mogrpo.train", "--config-path", {str(CONF_DIR)!r}, "--multirun", f"experiment={{name}}", *overrides]
+    main()
+"""
+ABLATIONS = ["ablation_reward", "ablation_group_size", "ablation_kl", "ablation_aggregation"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ablation_reward", "ablation_group_size", "ablation_kl", "ablation_aggregation"])
-def test_ablation_sweep_runs_with_tiny_models(name, tmp_path, shared_cache):
-    """One multirun per experiment: Hydra reads ``hydra.sweeper.params`` once per multirun, so
-    ``experiment=glob(ablation_*)`` would run each experiment's base config, not its sweep."""
+def test_every_ablation_sweep_runs_with_tiny_models(tmp_path, shared_cache):
+    from mogrpo.summarize import summarize
+
     env, log_dir = _env(tmp_path), tmp_path / "logs"
-    _run(
-        ["-m", "mogrpo.train", "--multirun", f"experiment={name}", f"paths.log_dir={log_dir}", "logger=none",
-         *TINY, *_cache_args(shared_cache)],
-        env,
-    )
-    sweep = _sweep_dir(log_dir, name)
-    summaries = [json.loads((d / "summary.json").read_text()) for d in _job_dirs(sweep)]
-    _, values = SWEEPS[name]
-    assert [s["choices"][CHOICE[name]] for s in summaries] == values
-    assert all(s["grpo"]["steps"] == 2 and s["eval"]["aspects"] for s in summaries)
-    _run(["-m", "mogrpo.summarize", str(sweep)], env, timeout=120)
-    with (sweep / "summary.csv").open() as f:
-        assert len(list(csv.DictReader(f))) == len(values)
+    args = [f"paths.log_dir={log_dir}", "logger=none", *TINY, *_cache_args(shared_cache)]
+    _run(["-c", DRIVER, ",".join(ABLATIONS), *args], env, timeout=600)
+    for name in ABLATIONS:
+        sweep = _sweep_dir(log_dir, name)
+        summaries = [json.loads((d / "summary.json").read_text()) for d in _job_dirs(sweep)]
+        _, values = SWEEPS[name]
+        assert [s["choices"][CHOICE[name]] for s in summaries] == values, name
+        assert all(s["grpo"]["steps"] == 2 and s["eval"]["aspects"] for s in summaries), name
+        result = summarize([sweep])
+        assert [r["n_seeds"] for r in result["rows"]] == [1] * len(values), name
+        assert not result["failed"]

@@ -144,6 +144,46 @@ def _collate(rows: list[dict]) -> list[dict]:
     return rows
 
 
+class ResumableDataLoader(DataLoader):
+    """A DataLoader that knows its place: ``state_dict()`` = the epoch and the batches served in it.
+
+    Lightning stores that state in the checkpoint's loop state and calls ``load_state_dict()`` on
+    resume, so a run killed mid-epoch continues with the next unseen batch of the same epoch order
+    (the sampler's ``set_epoch`` permutation) instead of starting the epoch over. It also draws the
+    iterator's base seed from its own generator, so starting an epoch leaves the global RNG (which
+    sampling uses) alone and a resumed run draws the same completions as an uninterrupted one.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        if len(args) < 12:  # generator is DataLoader's 12th parameter
+            kwargs.setdefault("generator", torch.Generator().manual_seed(0))
+        super().__init__(*args, **kwargs)
+        self._epoch = 0
+        self._served = 0
+        self._resume: tuple[int, int] | None = None
+
+    def __iter__(self) -> Iterator:
+        return self._track(super().__iter__())
+
+    def _track(self, batches: Iterator) -> Iterator:
+        # a generator: runs at the first next(), after Lightning has called the sampler's set_epoch
+        self._epoch, self._served = int(getattr(self.sampler, "epoch", 0)), 0
+        resume, self._resume = self._resume, None
+        if resume is not None and resume[0] == self._epoch:
+            for _ in range(min(resume[1], len(self))):
+                next(batches)
+                self._served += 1
+        for batch in batches:
+            self._served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self._epoch, "batches": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._resume = (int(state["epoch"]), int(state["batches"]))
+
+
 class PromptDataModule(LightningDataModule):
     """Batches of ``prompts_per_step`` prompt dicts, reshuffled every epoch with the seed.
 
@@ -167,7 +207,7 @@ class PromptDataModule(LightningDataModule):
         self.seed = int(seed)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
+        return ResumableDataLoader(
             self.prompts,
             batch_size=self.prompts_per_step,
             sampler=EpochShuffleSampler(len(self.prompts), self.seed),

@@ -178,6 +178,11 @@ class RewardRegressorModule(LightningModule):
             {stage: nn.ModuleDict({a: SumMetric() for a in self.aspects}) for stage in ("val", "test")}
         )
 
+    def on_fit_start(self) -> None:
+        # HF ``from_pretrained`` returns encoders in eval mode and Lightning keeps each submodule's
+        # mode: switch the whole regressor (encoder dropout included) to training mode once.
+        self.regressor.train()
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs) -> torch.Tensor:
         return self.regressor(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 

@@ -24,10 +24,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
+from torch import nn
 
 from mogrpo.config import ConfigError
 from mogrpo.data.errors import DataError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
+from mogrpo.utils.distributed import is_global_zero
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,14 @@ def check_labelled(dataset, aspects: list[str], source: str) -> None:
 
 
 # --------------------------------------------------------------------------- training
+def freeze_unused(regressor) -> None:
+    """Freeze the encoder's pooler: the regressor pools token states itself (``pooling``), so the pooler
+    gets no gradient, and DDP (``find_unused_parameters: false``) would stop on a parameter without one."""
+    pooler = getattr(regressor.encoder, "pooler", None)
+    if isinstance(pooler, nn.Module):
+        pooler.requires_grad_(False)
+
+
 def _log_image(logger, key: str, path: Path) -> None:
     """Log a PNG to W&B when the logger is a WandbLogger (never fails the run)."""
     try:
@@ -113,6 +123,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     log.info("reward data %s: %s rows", source, sizes)
 
     regressor = build_regressor(rm, aspects)
+    freeze_unused(regressor)
     module = RewardRegressorModule(
         regressor,
         optim=hydra.utils.instantiate(rm.optim),
@@ -151,6 +162,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
             _log_image(logger, "reward/calibration", png_path)
             for aspect, m in calibration["aspects"].items():
                 log.info("reward model on %s, %s: r2=%s mae=%s n=%d", split, aspect, _fmt(m["r2"]), _fmt(m["mae"]), m["n"])
+        trainer.strategy.barrier("reward_model_saved")  # other ranks read model_dir next
     finally:
         finish_logger(logger)
     return model_dir, _summary("trained", model_dir, calibration, sizes=sizes)
@@ -230,6 +242,8 @@ def resolve_reward_model(cfg: DictConfig, run_dir: str | Path, force_train: bool
     key = cache_key(cfg)
     entry = Path(str(cfg.paths.cache_dir)) / "reward_models" / key
     if reuse and not force_train and entry.is_dir():
+        if not is_global_zero():  # under DDP only rank 0 copies; the others read the cache entry itself
+            return entry, _summary("cached", entry, None, cache_key=key, cached_from=str(entry))
         model_dir = run_dir / MODEL_DIR
         shutil.copytree(entry, model_dir, dirs_exist_ok=True)
         for name in (CALIBRATION_JSON, CALIBRATION_PNG):
@@ -241,6 +255,6 @@ def resolve_reward_model(cfg: DictConfig, run_dir: str | Path, force_train: bool
         return model_dir, summary
     model_dir, summary = train_reward_model(cfg, run_dir)
     summary["cache_key"] = key
-    if reuse and (model_dir / CALIBRATION_JSON).is_file():
+    if reuse and is_global_zero() and (model_dir / CALIBRATION_JSON).is_file():
         _store_in_cache(model_dir, entry)
     return model_dir, summary

@@ -33,7 +33,18 @@ MAX_TAG = 64
 MAX_JOB_TYPE = 64
 MAX_TAGS = 64
 # override keys that say where/how a job runs, not what it computes: left out of the run name
-NAME_EXCLUDED_KEYS = ("experiment", "seed", "logger", "trainer", "paths", "stage", "hydra", "tags", "task_name", "resume")
+NAME_EXCLUDED_KEYS = (
+    "experiment",
+    "seed",
+    "logger",
+    "trainer",
+    "paths",
+    "stage",
+    "hydra",
+    "tags",
+    "task_name",
+    "resume",
+)
 
 
 def wandb_mode(mode: str | None) -> str:
@@ -65,7 +76,14 @@ def _split_override(override: str) -> tuple[str, str] | None:
 
 
 # ... and any key ending in one of these (``model.spec.cache_dir=...``)
-NAME_EXCLUDED_LEAVES = ("cache_dir", "save_dir", "output_dir", "log_dir", "enable_progress_bar", "reuse_cached")
+NAME_EXCLUDED_LEAVES = (
+    "cache_dir",
+    "save_dir",
+    "output_dir",
+    "log_dir",
+    "enable_progress_bar",
+    "reuse_cached",
+)
 
 
 def _excluded(key: str, excluded: Sequence[str]) -> bool:
@@ -106,25 +124,29 @@ def run_name(
     default: str = "run",
     excluded: Sequence[str] = NAME_EXCLUDED_KEYS,
     max_len: int = MAX_NAME,
+    swept: Sequence[str] = (),
 ) -> str:
     """A short, readable W&B run name from a job's overrides (like Hydra's ``override_dirname``).
 
-    Keys are sorted by their short form, prefixes dropped where unambiguous, the seed appended as ``s<seed>``::
+    Prefixes are dropped where unambiguous, the ``swept`` keys (the experiment's ``hydra.sweeper.params``)
+    come first, the other keys follow sorted, and the seed ends the name as ``s<seed>``::
 
         run_name(["grpo.G=4", "grpo.kl.beta=0.04", "reward=single_safety", "seed=42"], seed=42)
         == "G=4,beta=0.04,reward=single_safety,s42"
 
-    ``default`` names a job without any override; names longer than ``max_len`` are cut and end in a hash.
+    ``default`` names a job without any override. A name longer than ``max_len`` keeps its head and its
+    seed, and a hash of the whole stands in for the cut middle (so names stay unique).
     """
     pairs = [p for p in (_split_override(o) for o in overrides) if p is not None]
     pairs = [(k, v) for k, v in pairs if not _excluded(k, excluded)]
     short = short_keys([k for k, _ in pairs])
-    parts = sorted(f"{short[k]}={_short_value(v)}" for k, v in pairs)
-    if not parts:
-        parts = [default]
-    if seed is not None:
-        parts.append(f"s{seed}")
-    return _fit(",".join(parts), max_len)
+    order = {k: i for i, k in enumerate(swept)}
+    pairs.sort(key=lambda kv: (order.get(kv[0], len(order)), short[kv[0]]))
+    body = ",".join(f"{short[k]}={_short_value(v)}" for k, v in pairs) or default
+    tail = f",s{seed}" if seed is not None else ""
+    if len(body) + len(tail) <= max_len:
+        return body + tail
+    return _fit(body + tail, max_len - len(tail)) + tail
 
 
 def wandb_group(
@@ -167,7 +189,9 @@ def wandb_tags(cfg: DictConfig, experiment: str | None = None) -> list[str]:
 def _to_plain(node: Any) -> Any:
     """Resolve a config subtree to plain containers; leaves that cannot resolve keep their ``${...}`` text."""
     try:
-        return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig | ListConfig) else node
+        return (
+            OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig | ListConfig) else node
+        )
     except Exception:
         pass
     if isinstance(node, DictConfig):
@@ -218,7 +242,9 @@ def run_fields(cfg: DictConfig, job_type: str) -> dict[str, Any]:
     experiment = None
     sweep_dir = None
     excluded = list(NAME_EXCLUDED_KEYS)
+    swept: list[str] = []
     if hc is not None:
+        swept = [str(k) for k in (OmegaConf.select(hc, "sweeper.params", default=None) or {})]
         overrides = list(hc.overrides.task)
         experiment = hc.runtime.choices.get("experiment")
         if _is_multirun(hc):
@@ -228,7 +254,7 @@ def run_fields(cfg: DictConfig, job_type: str) -> dict[str, Any]:
         experiment = task_name
     run_dir = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
     return {
-        "name": run_name(overrides, seed=cfg.get("seed"), default=task_name, excluded=excluded),
+        "name": run_name(overrides, seed=cfg.get("seed"), default=task_name, excluded=excluded, swept=swept),
         "group": wandb_group(task_name, run_dir=run_dir, sweep_dir=sweep_dir),
         "job_type": job_type[:MAX_JOB_TYPE],
         "tags": wandb_tags(cfg, experiment),

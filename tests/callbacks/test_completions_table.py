@@ -12,7 +12,13 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger
 
 from mogrpo.callbacks import CompletionsTable, grpo_callbacks
-from mogrpo.callbacks.completions_table import completion_rows, eval_means, eval_rows, log_eval_table, log_image
+from mogrpo.callbacks.completions_table import (
+    completion_rows,
+    eval_means,
+    eval_rows,
+    log_eval_table,
+    log_image,
+)
 from mogrpo.utils.logging import make_wandb_logger, offline_runs, read_wandb_run
 
 ASPECTS = ["politeness", "safety"]
@@ -34,7 +40,10 @@ def _rollout(step: int) -> dict:
         "step": step,
         "prompts": ["p0", "p0", "p1", "p1"],
         "completions": [f"c{step}_{i}" for i in range(4)],
-        "scores": {"politeness": [0.1 * step, 0.2 * step, 0.3 * step, 0.4 * step], "safety": [0.9 * step, 0.8 * step, 0.7 * step, 0.6 * step]},
+        "scores": {
+            "politeness": [0.1 * step, 0.2 * step, 0.3 * step, 0.4 * step],
+            "safety": [0.9 * step, 0.8 * step, 0.7 * step, 0.6 * step],
+        },
         "reward": [1.0 * step, 2.0 * step, 3.0 * step, 4.0 * step],
         "advantage": [-0.5, 0.5, -0.5, 0.5],
         "truncated": [False] * 4,
@@ -109,7 +118,9 @@ def test_table_every_two_steps_reads_back_from_the_offline_run(offline_wandb):
     assert callback.logged_steps == [2, 4]
     (run_dir,) = offline_runs(offline_wandb / "run")
     back = read_wandb_run(run_dir)
-    tables = [h for h in back["history"] if h.get("completions._type") == "table-file"]  # history is flattened
+    tables = [
+        h for h in back["history"] if h.get("completions._type") == "table-file"
+    ]  # history is flattened
     assert [h["trainer/global_step"] for h in tables] == [2, 4]
     meta = back["summary"]["summary"]["completions"]
     assert meta["_type"] == "table-file" and meta["nrows"] == 4 and meta["ncols"] == 7
@@ -145,9 +156,18 @@ def test_grpo_callbacks_follow_the_config(tmp_path):
             "decoding": {"do_sample": False, "max_new_tokens": 8},
         },
         {"aspects": {"safety": {"base": 0.5, "aligned": 0.75}}, "reward": {"base": 1.0, "aligned": 1.5}},
-        {"safety": {"base": {"mean": 0.5, "std": 0.1}, "aligned": {"mean": 0.75}}, "aggregate": {"base": 1.0, "aligned": 1.5}},
-        {"base": {"aspects": {"safety": 0.5}, "reward": 1.0}, "aligned": {"aspects": {"safety": 0.75}, "reward": 1.5}},
-        {"base": {"safety": 0.5, "reward": {"mean": 1.0}}, "aligned": {"safety": 0.75, "reward": {"mean": 1.5}}},
+        {
+            "safety": {"base": {"mean": 0.5, "std": 0.1}, "aligned": {"mean": 0.75}},
+            "aggregate": {"base": 1.0, "aligned": 1.5},
+        },
+        {
+            "base": {"aspects": {"safety": 0.5}, "reward": 1.0},
+            "aligned": {"aspects": {"safety": 0.75}, "reward": 1.5},
+        },
+        {
+            "base": {"safety": 0.5, "reward": {"mean": 1.0}},
+            "aligned": {"safety": 0.75, "reward": {"mean": 1.5}},
+        },
     ],
 )
 def test_eval_means_read_every_layout(result):
@@ -155,7 +175,9 @@ def test_eval_means_read_every_layout(result):
 
 
 def test_eval_rows_delta_and_relative_change():
-    columns, rows = eval_rows({"aspects": {"safety": {"base": 0.5, "aligned": 0.75}, "politeness": {"base": 0.0, "aligned": 0.2}}})
+    columns, rows = eval_rows(
+        {"aspects": {"safety": {"base": 0.5, "aligned": 0.75}, "politeness": {"base": 0.0, "aligned": 0.2}}}
+    )
     assert columns == ["aspect", "base", "aligned", "delta", "rel_change"]
     assert rows == [["safety", 0.5, 0.75, 0.25, 0.5], ["politeness", 0.0, 0.2, 0.2, None]]
 

@@ -107,10 +107,15 @@ def test_fast_dev_run_trains_heads_and_logs_metrics(fake_labelled, tiny_regresso
     assert [g["lr"] for g in groups] == [1e-3, 1e-2]
     dm = RewardDataModule(fake_labelled, tiny_regressor.tokenize, tiny_regressor.aspects, batch_size=8)
     heads_before = {k: v.clone() for k, v in tiny_regressor.heads.state_dict().items()}
+    tiny_regressor.eval()  # as HF from_pretrained hands encoders over: fit must switch them to training
+    modes = []
+    tiny_regressor.encoder.register_forward_pre_hook(lambda mod, args: modes.append(mod.training))
     trainer = Trainer(fast_dev_run=True, accelerator="cpu", logger=False, enable_progress_bar=False,
                       enable_model_summary=False)
     trainer.fit(module, datamodule=dm)
     assert any(not torch.equal(heads_before[k], v) for k, v in tiny_regressor.heads.state_dict().items())
+    assert True in modes, "the encoder never ran in training mode (dropout off while fine-tuning)"
+    assert modes[-1] is False  # ... and validation ran in eval mode
     metrics = trainer.callback_metrics
     assert math.isfinite(metrics["train/loss"].item()) and math.isfinite(metrics["val/loss"].item())
     for aspect in tiny_regressor.aspects:

@@ -73,13 +73,18 @@ def test_run_name_without_overrides_uses_the_default():
     assert run_name(["seed=3"], seed=None, default="train") == "train"
 
 
-def test_run_name_is_cut_to_128_chars_and_stays_unique():
+def test_run_name_puts_the_swept_keys_first():
+    overrides = ["grpo.max_steps=2", "grpo.kl.beta=0.04", "model=tiny", "seed=1"]
+    assert run_name(overrides, seed=1, swept=["grpo.kl.beta"]) == "beta=0.04,max_steps=2,model=tiny,s1"
+
+
+def test_run_name_is_cut_to_128_chars_keeps_the_seed_and_stays_unique():
     a = [f"grpo.knob_{i}=value_{i}" for i in range(20)]
     b = [*a[:-1], "grpo.knob_19=other"]
     name_a, name_b = run_name(a, seed=1), run_name(b, seed=1)
     assert len(name_a) == MAX_NAME and len(name_b) == MAX_NAME
     assert name_a != name_b
-    assert name_a.startswith("knob_0=value_0,knob_10=value_10")
+    assert name_a.startswith("knob_0=value_0,knob_10=value_10") and name_a.endswith(",s1")
 
 
 def test_wandb_group_in_a_multirun_single_run_and_from_the_run_dir():
@@ -87,7 +92,10 @@ def test_wandb_group_in_a_multirun_single_run_and_from_the_run_dir():
         "ablation_kl-2025-01-02_03-04-05"
     )
     assert wandb_group("smoke", run_dir="/logs/smoke/runs/2025-01-02_03-04-05") == "smoke"
-    assert wandb_group("smoke", run_dir="/logs/smoke/multiruns/2025-01-02_03-04-05/3") == "smoke-2025-01-02_03-04-05"
+    assert (
+        wandb_group("smoke", run_dir="/logs/smoke/multiruns/2025-01-02_03-04-05/3")
+        == "smoke-2025-01-02_03-04-05"
+    )
     assert len(wandb_group("x" * 200, sweep_dir="/a/b")) == 128
 
 
@@ -106,7 +114,9 @@ def test_wandb_config_is_plain_resolved_and_has_no_hydra_node(tmp_path):
     assert "hydra" not in plain
     assert plain["grpo"]["G"] == 2
     assert plain["extra"]["a"] == 2  # resolved
-    assert plain["extra"]["broken"] == "${hydra:runtime.output_dir}"  # unresolvable outside Hydra: kept as text
+    assert (
+        plain["extra"]["broken"] == "${hydra:runtime.output_dir}"
+    )  # unresolvable outside Hydra: kept as text
     assert plain["logger"]["save_dir"] == str(tmp_path / "output")
 
 
@@ -176,3 +186,11 @@ def test_make_logger_never_raises(offline_wandb):
     assert make_logger(cfg, "grpo") is None
     assert make_logger(compose_cfg(["experiment=smoke", "logger=none"], offline_wandb), "grpo") is None
     finish_logger(None)
+
+
+def test_make_logger_builds_other_loggers_from_their_node(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = make_logger(compose_cfg(["experiment=smoke", "logger=csv"], tmp_path), "grpo")
+    assert isinstance(logger, CSVLogger) and Path(logger.save_dir) == tmp_path / "output"
+    finish_logger(logger)  # a no-op for non-W&B loggers

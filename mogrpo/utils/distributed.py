@@ -1,0 +1,154 @@
+"""Which process am I, and the few collectives the stages need, with or without a process group.
+
+Under ``trainer=ddp`` Lightning starts one process per device: with its default ``popen`` launcher the
+children re-run ``python -m mogrpo.train <same overrides> hydra.run.dir=<parent's run dir>``; under
+``torchrun`` or SLURM ``srun`` every rank is started from outside. Either way every rank runs
+:func:`mogrpo.train.train` from the top, so everything that writes a file asks :func:`is_global_zero`
+first, and a rank that reads what rank 0 wrote waits at :func:`barrier`.
+
+Before a Trainer has set up the process group the rank comes from the launcher's environment
+(``RANK``, ``LOCAL_RANK``, ``SLURM_PROCID``: Lightning's ``rank_zero_only.rank``); afterwards from
+``torch.distributed``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from omegaconf import OmegaConf
+
+
+def _initialized() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def global_rank() -> int:
+    """This process's rank among all processes of the job (0 without a process group or launcher)."""
+    if _initialized():
+        return int(torch.distributed.get_rank())
+    return int(getattr(rank_zero_only, "rank", 0) or 0)
+
+
+def world_size() -> int:
+    """The number of processes of the job (``WORLD_SIZE`` before the process group exists; else 1)."""
+    if _initialized():
+        return int(torch.distributed.get_world_size())
+    return int(os.environ.get("WORLD_SIZE", 1))
+
+
+def is_global_zero() -> bool:
+    """True in the one process that writes the run's files (summary, adapter, history, checkpoints)."""
+    return global_rank() == 0
+
+
+def barrier() -> None:
+    """Wait for every rank (a no-op without a process group)."""
+    if _initialized() and torch.distributed.get_world_size() > 1:
+        torch.distributed.barrier()
+
+
+def gather_rows(x: torch.Tensor, all_gather: Callable[[torch.Tensor], torch.Tensor], n_ranks: int) -> torch.Tensor:
+    """Concatenate every rank's ``x`` along dim 0: ``[N, ...]`` -> ``[n_ranks * N, ...]`` (rank order).
+
+    ``all_gather`` is ``LightningModule.all_gather`` (``[N, ...]`` -> ``[n_ranks, N, ...]``); every rank
+    must pass the same shape. With one rank ``x`` comes back as it is.
+    """
+    if n_ranks <= 1:
+        return x
+    return all_gather(x).reshape(-1, *x.shape[1:])
+
+
+def mean_across_ranks(
+    values: Mapping[str, float], reduce: Callable[[torch.Tensor, str], torch.Tensor], n_ranks: int
+) -> dict[str, float]:
+    """The mean over ranks of each value, in one collective (``reduce`` is ``strategy.reduce``)."""
+    if n_ranks <= 1 or not values:
+        return dict(values)
+    keys = list(values)
+    stacked = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+    reduced = reduce(stacked, "mean")
+    return {k: float(v) for k, v in zip(keys, reduced.tolist())}
+
+
+def seed_rank(seed: int, rank: int) -> None:
+    """Seed python, numpy and torch with ``seed + rank`` (each rank samples different completions)."""
+    s = int(seed) + int(rank)
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+
+
+# environment variables of launchers that start every rank themselves (torchrun, SLURM srun, a popen child)
+EXTERNAL_LAUNCH_VARS = ("LOCAL_RANK", "RANK", "TORCHELASTIC_RUN_ID")
+
+
+def launched_externally() -> bool:
+    """True when this process was started by torchrun, srun (several tasks) or Lightning's popen launcher."""
+    if any(v in os.environ for v in EXTERNAL_LAUNCH_VARS):
+        return True
+    return int(os.environ.get("SLURM_NTASKS", 1)) > 1
+
+
+def processes_per_node(devices, accelerator: str) -> int:
+    """How many processes Lightning starts per node for ``trainer.devices`` on ``trainer.accelerator``."""
+    if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
+        return len(devices)
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()])
+    if devices in ("auto", -1, "-1", None):
+        gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+        return torch.cuda.device_count() if gpu else 1
+    return int(devices)
+
+
+def check_launch(cfg) -> None:
+    """Refuse a ``--multirun`` whose jobs would start DDP processes with Lightning's ``popen`` launcher.
+
+    Lightning re-runs the command line for ranks >= 1; in a multirun that command line is the whole
+    sweep, so the children would start sweeps of their own. Start such sweeps with torchrun / srun (every
+    rank runs the sweep in step) and a fixed ``hydra.sweep.dir``, or sweep one device per job.
+    """
+    from mogrpo.config import ConfigError
+
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:
+        multirun = False
+    trainer = cfg.get("trainer") or {}
+    strategy = trainer.get("strategy")
+    target = str(strategy.get("_target_", "")) if hasattr(strategy, "get") else str(strategy or "")
+    distributed = "DDP" in target or "FSDP" in target or target.startswith(("ddp", "fsdp"))
+    n = processes_per_node(trainer.get("devices", 1), str(trainer.get("accelerator", "cpu")))
+    if multirun and distributed and n > 1 and not launched_externally():
+        raise ConfigError(
+            "trainer.strategy",
+            f"a --multirun cannot start {n} DDP processes per job with Lightning's popen launcher (the children "
+            "would re-run the whole sweep); launch with torchrun/srun and a fixed hydra.sweep.dir, or use "
+            "trainer.devices=1 per job",
+        )
+
+
+class RankOffsetSeed(Callback):
+    """At ``fit`` start in a job of several processes, reseed each rank with ``seed + global_rank``.
+
+    Every rank starts from ``seed_everything(seed)``; without an offset every rank would draw the same
+    random numbers for its sampling. Single-process runs are left untouched (their RNG stream stays
+    what it was). A resumed run restores the checkpoint's per-rank RNG states afterwards
+    (``on_train_start`` of :class:`mogrpo.utils.checkpoint.GRPOCheckpoint`).
+    """
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.world_size > 1:
+            seed_rank(self.seed, trainer.global_rank)
