@@ -118,14 +118,18 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def find_job_dirs(root: Path) -> list[Path]:
-    """Dirs under ``root`` that hold a job: a ``summary.json`` or a ``.hydra/`` folder (``root`` excluded
-    unless it is itself a single job)."""
+    """Dirs under ``root`` that hold a job: a ``summary.json`` or a ``.hydra/`` folder, outermost only
+    (``root`` itself only when it is a single job's dir)."""
     found = {p.parent for p in root.rglob("summary.json")}
     found |= {p.parent for p in root.rglob(".hydra") if p.is_dir()}
     found = {d for d in found if "wandb" not in d.parts[len(root.parts) :]}
     if len(found) > 1:
         found.discard(root)
-    return sorted(found, key=lambda d: _natural_key(d.relative_to(root)))
+    outermost: list[Path] = []
+    for d in sorted(found, key=lambda d: len(d.parts)):
+        if not any(k in d.parents for k in outermost):
+            outermost.append(d)
+    return sorted(outermost, key=lambda d: _natural_key(d.relative_to(root)))
 
 
 def _natural_key(rel: Path) -> list:

@@ -49,6 +49,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "run_dir": str(run_dir),
     }
 
+    _check_prompts(cfg)
     reward_dir = None
     if cfg.stage in ("reward", "all"):
         from mogrpo.stages.reward import resolve_reward_model
@@ -76,6 +77,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _write_json(run_dir / "summary.json", summary)
         log.info("summary written to %s", run_dir / "summary.json")
     return summary
+
+
+def _check_prompts(cfg: DictConfig) -> None:
+    """Read the prompt sets the stages will use, so a broken prompt file fails now (naming file and row),
+    not after the reward model has trained."""
+    from mogrpo.stages.grpo import load_prompt_sets
+
+    if cfg.stage in ("grpo", "all"):
+        load_prompt_sets(cfg, "train")
+    if cfg.stage in ("eval", "all"):
+        load_prompt_sets(cfg, "heldout")
 
 
 def _choices(cfg: DictConfig) -> dict[str, Any]:

@@ -33,12 +33,13 @@ def count_trainable(model: torch.nn.Module) -> int:
 def build_policy(model_cfg: Mapping | DictConfig):
     """``(peft_model, tokenizer)`` from a ``model`` config node: frozen base + LoRA from ``model.lora``.
 
-    Raises ValueError naming ``model.lora.target_modules`` when the adapters match no module or
-    leave no parameter trainable (e.g. ``inference_mode: true``).
+    Raises :class:`~mogrpo.config.ConfigError` (a ValueError) naming ``model.lora.target_modules``
+    when the adapters match no module or leave no parameter trainable (``inference_mode: true``).
     """
     from hydra.utils import instantiate
     from peft import get_peft_model
 
+    from mogrpo.config import ConfigError
     from mogrpo.models.loading import load_causal_lm
 
     model_cfg = to_plain(model_cfg)
@@ -57,13 +58,14 @@ def build_policy(model_cfg: Mapping | DictConfig):
     try:
         peft_model = get_peft_model(model, lora_cfg)
     except ValueError as err:
-        raise ValueError(
-            f"model.lora.target_modules={target!r} could not be applied to {model_cfg.get('name', 'the model')}: {err}"
+        raise ConfigError(
+            "model.lora.target_modules", f"{target!r} could not be applied to {model_cfg.get('name', 'the model')}: {err}"
         ) from err
     if count_trainable(peft_model) == 0:
-        raise ValueError(
-            f"model.lora.target_modules={target!r} left no trainable parameter "
-            f"(inference_mode={getattr(lora_cfg, 'inference_mode', None)}); GRPO would train nothing"
+        raise ConfigError(
+            "model.lora.target_modules",
+            f"{target!r} left no trainable parameter (inference_mode={getattr(lora_cfg, 'inference_mode', None)}); "
+            "GRPO would train nothing",
         )
     return peft_model, tokenizer
 
@@ -163,6 +165,8 @@ def _generate_kwargs(gen: Mapping, num_return_sequences: int) -> dict[str, Any]:
         "do_sample": do_sample,
         "num_return_sequences": num_return_sequences,
         "use_cache": True,
+        # explicit, so a model's generation_config.json (e.g. Qwen's 1.05) cannot skew the samples
+        "repetition_penalty": float(gen.get("repetition_penalty", 1.0)),
     }
     if do_sample:
         kwargs["temperature"] = float(gen.get("temperature", 1.0))
@@ -176,7 +180,8 @@ def generate_group(model, tokenizer, prompt_ids: torch.Tensor, prompt_mask: torc
     """G completions for each of B prompts, ``num_return_sequences=G`` in one ``generate`` call.
 
     ``gen`` holds ``max_new_tokens`` and, when sampling (``do_sample``, default true), ``temperature``,
-    ``top_p``, ``top_k``. The model is put in eval mode for the call and restored afterwards.
+    ``top_p``, ``top_k`` (0 = off); ``repetition_penalty`` defaults to 1 whatever the model's own
+    generation config says. The model is put in eval mode for the call and restored afterwards.
     """
     eos = eos_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]

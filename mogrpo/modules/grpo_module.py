@@ -137,7 +137,7 @@ class GRPOModule(LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints hold only the LoRA weights
-        self.policy = policy
+        self.policy = policy.train()  # HF models load in eval mode; Lightning no longer switches them
         self.tokenizer = tokenizer
         self.regressor = regressor.eval().requires_grad_(False)
         self.grpo_cfg = _node(grpo_cfg)

@@ -140,7 +140,9 @@ def test_generate_group_masks_texts_and_empty_completions(policy):
     lm = _FixedLM(completions, eos)
     prompt_ids, prompt_mask, _ = encode_prompts(tok, ["first prompt", "a second, longer prompt"], 16)
     roll = generate_group(lm, tok, prompt_ids, prompt_mask, 2, GEN)
-    assert lm.calls[0]["num_return_sequences"] == 2 and lm.calls[0]["do_sample"] is True
+    call = lm.calls[0]
+    assert call["num_return_sequences"] == 2 and call["do_sample"] is True and call["use_cache"] is True
+    assert (call["top_p"], call["top_k"], call["repetition_penalty"], call["max_new_tokens"]) == (0.95, 0, 1.0, 6)
     assert roll.completion_mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1], [1, 1, 0, 0]]
     assert roll.texts[0] == "Hello world" and roll.texts[1] == ""  # EOS first: empty text, one-token mask
     assert roll.truncated.tolist() == [False, False, True, False]

@@ -148,6 +148,7 @@ def _fit(cfg, tmp_path, root: Path, max_steps: int, ckpt: Path | None = None):
     return module, spy, callback
 
 
+@pytest.mark.slow
 def test_checkpoints_hold_the_resumable_state_and_resume_reproduces_the_run(tmp_path):
     from conftest import compose_cfg
 

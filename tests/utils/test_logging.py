@@ -84,7 +84,7 @@ def test_run_name_is_cut_to_128_chars_keeps_the_seed_and_stays_unique():
     name_a, name_b = run_name(a, seed=1), run_name(b, seed=1)
     assert len(name_a) == MAX_NAME and len(name_b) == MAX_NAME
     assert name_a != name_b
-    assert name_a.startswith("knob_0=value_0,knob_10=value_10") and name_a.endswith(",s1")
+    assert name_a.startswith("knob_0=value_0,knob_1=value_1,knob_10=value_10") and name_a.endswith(",s1")
 
 
 def test_wandb_group_in_a_multirun_single_run_and_from_the_run_dir():
