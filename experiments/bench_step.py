@@ -21,6 +21,7 @@ the first EOS, the same way for all three.
     python experiments/bench_step.py --quick            # < 5 minutes
     python experiments/bench_step.py --steps 8 --warmup 2 --rounds 2 --out results.json
     python experiments/bench_step.py --scaling          # mogrpo only: G in 2,4,8 and 32/64/128 tokens
+    python experiments/bench_step.py --levers           # each speed lever alone, round-robin in one process
 
 Output: a JSON file (``--out``, default ``experiments/results/bench_step.json``) and a table on
 stdout. ``--scaling`` writes ``experiments/results/scaling.{json,md,png}``.
@@ -538,6 +539,114 @@ def run_scaling(base: Settings, log_dir: Path, out_dir: Path) -> dict:
     return report
 
 
+# --------------------------------------------------------------------------- levers (one process, interleaved)
+def lever_variants(s: Settings) -> dict[str, Any]:
+    """Each speed lever as a callable on one loaded policy, timed round-robin in one process.
+
+    Generation variants decode exactly ``max_new_tokens`` tokens (``min_new_tokens`` = max), so
+    every variant does the same work; the update variants run one token_logprobs forward (+ backward)
+    over a fixed 8-row batch of prompt + ``max_new_tokens`` completion tokens.
+    """
+    import contextlib
+
+    import torch
+
+    from mogrpo.models.policy import build_policy, chat_prompts, encode_prompts, lora_merged, token_logprobs
+
+    _setup(s)
+    model, tok = build_policy(model_cfg())
+    model.eval()
+    batch = PROMPTS[: s.prompts_per_step]
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, batch), 256)
+    gen_kwargs = dict(
+        input_ids=ids, attention_mask=mask, max_new_tokens=s.max_new_tokens, min_new_tokens=s.max_new_tokens,
+        do_sample=True, temperature=s.temperature, top_p=1.0, top_k=0, num_return_sequences=s.G, use_cache=True,
+        pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+
+    def generate(merge: bool, grad_mode, **extra):
+        def run():
+            with lora_merged(model) if merge else contextlib.nullcontext(), grad_mode():
+                model.generate(**gen_kwargs, **extra)
+            return s.completions_per_step * s.max_new_tokens
+
+        return run
+
+    def without_adapter():
+        with model.disable_adapter(), torch.inference_mode():
+            model.generate(**gen_kwargs)
+        return s.completions_per_step * s.max_new_tokens
+
+    g = torch.Generator().manual_seed(s.seed)
+    completion = torch.randint(10, 1000, (s.completions_per_step, s.max_new_tokens), generator=g)
+    full_ids = torch.cat([ids.repeat_interleave(s.G, 0), completion], dim=1)
+    full_mask = torch.cat([mask.repeat_interleave(s.G, 0), torch.ones_like(completion)], dim=1)
+    T = s.max_new_tokens
+
+    def logprob_pass(keep: bool, backward: bool):
+        import mogrpo.models.policy as policy_mod
+
+        def run():
+            model.train()
+            supports = policy_mod._supports_logits_to_keep
+            if not keep:  # the plain path: every position's logits
+                policy_mod._supports_logits_to_keep = lambda _m: False
+            try:
+                with contextlib.nullcontext() if backward else torch.no_grad():
+                    logp = token_logprobs(model, full_ids, full_mask, T)
+                    if backward:
+                        logp.sum().backward()
+                        model.zero_grad(set_to_none=True)
+            finally:
+                policy_mod._supports_logits_to_keep = supports
+                model.eval()
+            return s.completions_per_step * T
+
+        return run
+
+    return {
+        "generate: LoRA adapter active, no_grad (before)": generate(False, torch.no_grad),
+        "generate: LoRA adapter active, inference_mode": generate(False, torch.inference_mode),
+        "generate: LoRA merged, no_grad": generate(True, torch.no_grad),
+        "generate: LoRA merged, inference_mode (after)": generate(True, torch.inference_mode),
+        "generate: LoRA merged, inference_mode, static cache": generate(
+            True, torch.inference_mode, cache_implementation="static"
+        ),
+        "generate: adapter off, no LoRA at all (floor)": without_adapter,
+        "update: log-probs fwd+bwd, logits_to_keep (after)": logprob_pass(True, True),
+        "update: log-probs fwd+bwd, all positions' logits": logprob_pass(False, True),
+        "extra no-grad log-prob pass (old/ref; skipped when not needed)": logprob_pass(True, False),
+    }
+
+
+def run_levers(s: Settings, repeats: int, out_path: Path) -> dict:
+    """Time every lever variant ``repeats`` times, round-robin (so load drifts hit all alike)."""
+    variants = lever_variants(s)
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    tokens: dict[str, int] = {}
+    for fn in variants.values():  # one untimed warm-up call each
+        fn()
+    for r in range(repeats):
+        for k, fn in variants.items():
+            t0 = time.perf_counter()
+            tokens[k] = fn()
+            times[k].append(time.perf_counter() - t0)
+        print(f"[levers] repeat {r + 1}/{repeats} done (load {os.getloadavg()[0]:.2f})", flush=True)
+    rows = {
+        k: {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "times": v,
+            "tokens_per_s": tokens[k] / statistics.median(v)}
+        for k, v in times.items()
+    }  # fmt: skip
+    report = {"machine": machine_info(), "settings": asdict(s), "repeats": repeats, "levers": rows}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=2))
+    lines = ["| variant | median s | min | max | tokens/s (median) |", "|---|---|---|---|---|"]
+    for k, r in rows.items():
+        lines.append(f"| {k} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['max_s']:.2f} | {r['tokens_per_s']:.0f} |")
+    print("\n".join(lines))
+    return report
+
+
 # --------------------------------------------------------------------------- command line
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
@@ -552,6 +661,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scaling", action="store_true", help="mogrpo only: G in 2,4,8 and tokens in 32,64,128")
+    p.add_argument("--levers", action="store_true",
+                   help="time each speed lever (merged LoRA, inference mode, static cache, logits_to_keep) "
+                        "in one process, round-robin, --rounds repeats (default 5); writes levers.json")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default experiments/results/bench_step.json)")
     p.add_argument("--log-dir", type=Path, default=None, help="worker logs (default <out dir>/logs)")
     p.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
@@ -584,6 +696,11 @@ def main(argv: list[str] | None = None) -> None:
         args.worker_out.write_text(json.dumps(result))
         return
     s = settings_from_args(args)
+    if args.levers:
+        out = args.out or RESULTS / "levers.json"
+        run_levers(s, args.rounds or (2 if args.quick else 5), out)
+        print(f"\nwritten to {out}")
+        return
     if args.scaling:
         out_dir = args.out.parent if args.out else RESULTS
         run_scaling(s, args.log_dir or out_dir / "logs", out_dir)

@@ -50,8 +50,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
 
     _check_prompts(cfg)
-    reward_dir = None
-    if cfg.stage in ("reward", "all"):
+    reward_dir = _resumed_reward_model(cfg, run_dir, summary)
+    if cfg.stage in ("reward", "all") and reward_dir is None:
         from mogrpo.stages.reward import resolve_reward_model
 
         reward_dir, reward_summary = resolve_reward_model(cfg, run_dir, force_train=cfg.stage == "reward")
@@ -77,6 +77,23 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _write_json(run_dir / "summary.json", summary)
         log.info("summary written to %s", run_dir / "summary.json")
     return summary
+
+
+def _resumed_reward_model(cfg: DictConfig, run_dir: Path, summary: dict[str, Any]) -> Path | None:
+    """With ``resume`` set, the reward model the interrupted run trained (``<run_dir>/reward_model``), so the
+    resumed GRPO keeps its reward; None otherwise. A ``resume`` path without a checkpoint fails here."""
+    from mogrpo.models.regressor import CONFIG_NAME
+    from mogrpo.utils.checkpoint import resolve_resume
+
+    resume = resolve_resume(cfg.get("resume"), run_dir)
+    saved = run_dir / "reward_model"
+    if resume is None or cfg.stage not in ("grpo", "all") or cfg.reward_model.get("checkpoint"):
+        return None
+    if not (saved / CONFIG_NAME).is_file():
+        return None
+    summary["reward_model"] = {"status": "resumed", "path": str(saved)}
+    log.info("resuming: reusing the reward model of the run in %s", saved)
+    return saved
 
 
 def _check_prompts(cfg: DictConfig) -> None:

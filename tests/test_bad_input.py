@@ -53,6 +53,7 @@ def reward_dir(tmp_path_factory) -> Path:
 
 
 # --------------------------------------------------------------------------- malformed files, end to end
+@pytest.mark.slow  # a subprocess: python -m mogrpo.train
 def test_broken_prompt_file_fails_before_any_model_loads_naming_file_and_line(tmp_path):
     bad = tmp_path / "prompts.jsonl"
     bad.write_text('{"prompt": "How do tides work?"}\n{"prompt": "Unclosed\n{"prompt": "Fine."}\n')
@@ -66,6 +67,7 @@ def test_broken_prompt_file_fails_before_any_model_loads_naming_file_and_line(tm
     assert seconds < 60
 
 
+@pytest.mark.slow  # a subprocess: python -m mogrpo.train
 def test_broken_labelled_file_fails_before_any_model_loads_naming_file_and_line(tmp_path):
     bad = tmp_path / "labelled.jsonl"
     rows = [{"prompt": f"q{i}", "response": f"a{i}", "safety": 1.0} for i in range(4)]
@@ -82,6 +84,7 @@ def test_broken_labelled_file_fails_before_any_model_loads_naming_file_and_line(
     assert seconds < 60
 
 
+@pytest.mark.slow  # a subprocess: python -m mogrpo.train
 def test_lora_targets_that_match_nothing_are_refused_naming_the_key(tmp_path, reward_dir):
     done, _ = _train("stage=grpo", f"reward_model.checkpoint={reward_dir}", "model.lora.target_modules=[nonexistent]",
                      tmp_path=tmp_path)  # fmt: skip

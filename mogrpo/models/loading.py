@@ -241,7 +241,7 @@ def load_causal_lm(spec: ModelSpec | dict):
     if spec.source == "tiny":
         model = _tiny_model(spec, AutoModelForCausalLM, tokenizer)
     else:
-        kwargs: dict[str, Any] = {"dtype": spec.torch_dtype}
+        kwargs: dict[str, Any] = {"dtype": spec.torch_dtype, "use_safetensors": True}  # never a pickled .bin
         if spec.attn_implementation:
             kwargs["attn_implementation"] = spec.attn_implementation
         model = _from_pretrained(spec, AutoModelForCausalLM, _pretrained_location(spec), **kwargs)
@@ -259,5 +259,5 @@ def load_encoder(spec: ModelSpec | dict):
     if spec.source == "tiny":
         model = _tiny_model(spec, AutoModel, tokenizer)
     else:
-        model = _from_pretrained(spec, AutoModel, _pretrained_location(spec), dtype=spec.torch_dtype)
+        model = _from_pretrained(spec, AutoModel, _pretrained_location(spec), dtype=spec.torch_dtype, use_safetensors=True)
     return model, tokenizer

@@ -3,15 +3,17 @@
 - :func:`build_policy`     config entry -> (peft model, tokenizer); refuses to train nothing
 - :func:`chat_prompts`, :func:`encode_prompts`   user prompts -> left-padded, left-truncated ids
 - :func:`generate_group`   G sampled completions per prompt, consecutive rows, in one ``generate`` call
+  (LoRA folded into the weights for the call: :func:`lora_merged`)
 - :func:`token_logprobs`   log pi(o_t | q, o_<t) of the completion tokens, one batched forward pass
 - :func:`reference_logprobs`  the same under the base model (adapters disabled), for the KL term
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,13 +177,88 @@ def _generate_kwargs(gen: Mapping, num_return_sequences: int) -> dict[str, Any]:
     return kwargs
 
 
-@torch.no_grad()
-def generate_group(model, tokenizer, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, G: int, gen: Mapping) -> Rollout:
+def _plain_lora_layers(model) -> list | None:
+    """The LoRA layers of ``model`` if every one is a plain LoRA ``Linear`` whose active adapters
+    fold into the base weight as ``W + s B A``; None when some layer cannot be folded (DoRA or
+    another variant, LoRA biases, embeddings, already merged), so the caller keeps the adapter path."""
+    try:
+        from peft.tuners.lora import Linear, LoraLayer
+    except ImportError:  # pragma: no cover - peft is a dependency
+        return None
+    layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
+    for layer in layers:
+        if not isinstance(layer, Linear) or layer.merged or layer.disable_adapters:
+            return None
+        for name in layer.active_adapters:
+            if name not in layer.lora_A:
+                continue
+            if layer.lora_variant.get(name) is not None or layer.lora_bias.get(name, False):
+                return None
+    return layers
+
+
+@contextlib.contextmanager
+def lora_merged(model) -> Iterator[bool]:
+    """Run the peft ``model`` with each LoRA layer folded into its base weight; yields whether it did.
+
+        W' = W + (alpha / r) B A        (peft's ``get_delta_weight``)
+
+    Inside, every adapted base layer holds a NEW tensor W' and its adapter path is switched off, so
+    a forward pass costs what the base model's does (no 2 x 7 extra low-rank matmuls per block).
+    On exit the original W tensors, the adapter switches and the adapters' ``requires_grad`` flags
+    are put back. W is never written, so the frozen base stays bit-exact (peft's ``merge_adapter`` /
+    ``unmerge_adapter`` add and subtract B A in place: the rounding error would accumulate in W over
+    thousands of steps). Transient memory: one copy of the adapted weights. Outputs equal the
+    adapter-active ones up to float rounding. Not for training: W' has no gradient path to A and B.
+    Models without LoRA layers, or with DoRA / LoRA biases, run as they are (yields False).
+    """
+    layers = _plain_lora_layers(model)
+    if not layers:
+        yield False
+        return
+    saved = []  # (layer, base layer, original weight, adapter params' requires_grad)
+    try:
+        with torch.no_grad():
+            for layer in layers:
+                base = layer.get_base_layer()
+                weight = base.weight
+                grads = [(p, p.requires_grad) for n, p in layer.named_parameters() if "lora_" in n]
+                merged = weight.detach().clone()
+                for name in layer.active_adapters:
+                    if name in layer.lora_A:
+                        merged += layer.get_delta_weight(name).to(merged.dtype)
+                saved.append((layer, base, weight, grads))
+                base.weight = torch.nn.Parameter(merged, requires_grad=False)
+                layer.enable_adapters(False)
+        yield True
+    finally:
+        for layer, base, weight, grads in saved:
+            base.weight = weight
+            layer.enable_adapters(True)
+            for p, flag in grads:
+                p.requires_grad_(flag)
+
+
+def generate_group(
+    model,
+    tokenizer,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    G: int,
+    gen: Mapping,
+    merge_lora: bool = True,
+) -> Rollout:
     """G completions for each of B prompts, ``num_return_sequences=G`` in one ``generate`` call.
 
     ``gen`` holds ``max_new_tokens`` and, when sampling (``do_sample``, default true), ``temperature``,
     ``top_p``, ``top_k`` (0 = off); ``repetition_penalty`` defaults to 1 whatever the model's own
     generation config says. The model is put in eval mode for the call and restored afterwards.
+    Generation stops when every row has produced an EOS (or at ``max_new_tokens``).
+
+    Speed: ``torch.inference_mode`` (no autograd bookkeeping at all) and, with ``merge_lora``,
+    the LoRA adapters folded into the base weights for the call (:func:`lora_merged`; the samples
+    are those of the adapter-active model up to float rounding). The returned tensors are normal
+    tensors (cloned out of inference mode), usable in the update's autograd graph.
     """
     eos = eos_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
@@ -191,25 +268,24 @@ def generate_group(model, tokenizer, prompt_ids: torch.Tensor, prompt_mask: torc
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     try:
-        out = model.generate(
-            input_ids=prompt_ids,
-            attention_mask=prompt_mask,
-            eos_token_id=eos,
-            pad_token_id=pad,
-            **_generate_kwargs(gen, G),
-        )
+        with lora_merged(model) if merge_lora else contextlib.nullcontext(), torch.inference_mode():
+            out = model.generate(
+                input_ids=prompt_ids,
+                attention_mask=prompt_mask,
+                eos_token_id=eos,
+                pad_token_id=pad,
+                **_generate_kwargs(gen, G),
+            )
     finally:
         model.train(was_training)
     if prompt_mask.device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - t0
-    P = prompt_ids.shape[1]
-    completion_ids = out[:, P:]
+    completion_ids = out[:, prompt_ids.shape[1] :].clone()  # a normal tensor: inference tensors refuse autograd
     mask, truncated = completion_mask(completion_ids, eos)
-    texts = [
-        tokenizer.decode(row[: int(n)].tolist(), skip_special_tokens=True)
-        for row, n in zip(completion_ids.cpu(), mask.sum(dim=1).cpu())
-    ]
+    lengths = mask.sum(dim=1).tolist()
+    rows = completion_ids.tolist()  # one host copy, then plain lists
+    texts = tokenizer.batch_decode([row[:n] for row, n in zip(rows, lengths)], skip_special_tokens=True)
     return Rollout(
         prompt_ids=prompt_ids.repeat_interleave(G, dim=0),
         prompt_mask=prompt_mask.repeat_interleave(G, dim=0),
@@ -218,7 +294,7 @@ def generate_group(model, tokenizer, prompt_ids: torch.Tensor, prompt_mask: torc
         texts=texts,
         truncated=truncated,
         generate_s=elapsed,
-        num_tokens=int(mask.sum()),
+        num_tokens=int(sum(lengths)),
     )
 
 

@@ -29,7 +29,7 @@ import torch
 from lightning.pytorch import LightningModule
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import reward_weights
+from mogrpo.config import ConfigError, reward_weights
 from mogrpo.grpo import (
     advantages,
     group_stats,
@@ -236,6 +236,56 @@ class GRPOModule(LightningModule):
     def _temperature(self) -> float:
         return float(self.grpo_cfg.generation.get("temperature", 1.0))
 
+    # ------------------------------------------------------------------ several processes (DDP)
+    def _n_ranks(self) -> int:
+        return int(self.trainer.world_size) if self._trainer is not None else 1
+
+    def _check_finite(self, scores: torch.Tensor, prompts: Sequence[str], completions: Sequence[str]) -> None:
+        """:func:`check_finite_scores` on this rank; under DDP every rank stops when any rank saw a bad
+        score (the rank that saw it saves the rows), so no rank waits forever at the next collective."""
+        if self._n_ranks() > 1:
+            bad = torch.tensor(float((~torch.isfinite(scores)).any()), device=self.device)
+            if float(self.trainer.strategy.reduce(bad, reduce_op="sum")) > 0 and torch.isfinite(scores).all():
+                raise RewardError(
+                    "another rank's reward regressor returned non-finite scores (its rows are in "
+                    f"{Path(self.run_dir or '.') / 'bad_reward.jsonl'}); stopping every rank"
+                )
+        check_finite_scores(scores, prompts, completions, self.aspects, self.run_dir)
+
+    def _gather(
+        self, scores: torch.Tensor, rewards: torch.Tensor, roll: Rollout, adv: torch.Tensor, n_prompts_truncated: int,
+        update: dict[str, float],
+    ) -> dict[str, Any]:
+        """The step's statistics over the completions of every rank (one process: this rank's own).
+
+        Per-completion tensors are concatenated across ranks with ``self.all_gather`` (not ``sync_dist``:
+        a mean of per-rank stds / maxima / group stats is not the statistic of the whole batch); the
+        update's loss, KL, clip ratio and entropy are averaged over ranks in place (one ``reduce``).
+        Every rank ends with the same numbers, so the history and the logged metrics are global.
+        """
+        from mogrpo.utils.distributed import gather_rows, mean_across_ranks
+
+        n = self._n_ranks()
+
+        def every(x: torch.Tensor) -> torch.Tensor:
+            return gather_rows(x.to(self.device), self.all_gather, n).cpu()
+
+        keys = ("loss", "kl", "clip_ratio", "entropy")
+        update.update(mean_across_ranks({k: update[k] for k in keys}, self.trainer.strategy.reduce, n, self.device))
+        rewards_all = every(rewards.float())
+        rank = int(self.global_rank) if n > 1 else 0
+        N = rewards.shape[0]
+        return {
+            "scores": every(scores.float()),
+            "rewards": rewards_all,
+            "stats": group_stats(rewards_all, int(self.grpo_cfg.G)),
+            "lengths": every(roll.lengths.float()),
+            "truncated": every(roll.truncated.float()),
+            "adv": every(adv.float()),
+            "prompts_truncated": float(every(torch.tensor([float(n_prompts_truncated)])).sum()),
+            "local": slice(rank * N, (rank + 1) * N),
+        }
+
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: list[dict], batch_idx: int) -> None:
         g = self.grpo_cfg
@@ -250,7 +300,7 @@ class GRPOModule(LightningModule):
         # 2. reward
         t0 = time.perf_counter()
         scores = self.regressor.score(user_prompts, roll.texts)  # [N, K] float32 on CPU
-        check_finite_scores(scores, user_prompts, roll.texts, self.aspects, self.run_dir)
+        self._check_finite(scores, user_prompts, roll.texts)
         score_s = time.perf_counter() - t0
 
         # 3. advantages
@@ -289,8 +339,9 @@ class GRPOModule(LightningModule):
                 self.lagrange_multiplier, c_mean, float(self.constraint.threshold), float(self.constraint.lambda_lr)
             )
 
-        # 7. metrics
-        lengths = roll.lengths.float()
+        # 7. metrics: under DDP over the completions of every rank (see _gather), the same on every rank
+        every = self._gather(scores, rewards, roll, adv, n_prompts_truncated, update)
+        scores, rewards, stats, lengths = every["scores"], every["rewards"], every["stats"], every["lengths"]
         metrics.update(
             {
                 "train/loss": update["loss"],
@@ -303,10 +354,11 @@ class GRPOModule(LightningModule):
                 "train/clip_ratio": update["clip_ratio"],
                 "train/completion_length_mean": float(lengths.mean()),
                 "train/completion_length_max": float(lengths.max()),
-                "train/frac_truncated": float(roll.truncated.float().mean()),
+                "train/frac_truncated": float(every["truncated"].mean()),
                 "train/entropy": update["entropy"],
-                "train/prompts_truncated": float(n_prompts_truncated),
-                "train/advantage_abs_mean": float(adv.abs().mean()),
+                "train/prompts_truncated": float(every["prompts_truncated"]),
+                "train/completions": float(rewards.numel()),
+                "train/advantage_abs_mean": float(every["adv"].abs().mean()),
                 "train/grad_norm": update["grad_norm"],
                 "train/lr": update["lr"],
                 "train/gen_tokens_per_s": roll.num_tokens / max(roll.generate_s, 1e-9),
@@ -321,12 +373,13 @@ class GRPOModule(LightningModule):
         self.log_dict({k: v for k, v in metrics.items() if k not in PROG_BAR}, on_step=True, on_epoch=False,
                       batch_size=B)
         self.history.append({"step": int(self.global_step), "batch": len(self.history) + 1, **metrics})
+        local = every["local"]  # this rank's rows of the gathered tensors
         self.last_rollout = {
             "step": int(self.global_step),
             "prompts": user_prompts,
             "completions": roll.texts,
-            "scores": {a: scores[:, k].tolist() for k, a in enumerate(self.aspects)},
-            "reward": rewards.tolist(),
+            "scores": {a: scores[local, k].tolist() for k, a in enumerate(self.aspects)},
+            "reward": rewards[local].tolist(),
             "advantage": adv.cpu().tolist(),
             "truncated": roll.truncated.cpu().tolist(),
         }
@@ -414,6 +467,14 @@ class GRPOModule(LightningModule):
         checkpoint["mogrpo"] = {"lagrange_multiplier": self.lagrange_multiplier, "history": list(self.history)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved, expected = set(checkpoint.get("state_dict", {})), self.trainable_keys()
+        if saved != expected:  # strict_loading is off (LoRA-only checkpoints): refuse a mismatch ourselves
+            raise ConfigError(
+                "resume",
+                f"the checkpoint holds other trainable parameters than this run's LoRA adapters "
+                f"({len(expected - saved)} missing, {len(saved - expected)} unexpected, e.g. "
+                f"{sorted(expected ^ saved)[:2]}); resume with the model and model.lora settings it was saved with",
+            )
         state = checkpoint.get("mogrpo", {})
         self.lagrange_multiplier = state.get("lagrange_multiplier", self.lagrange_multiplier)
         self.history = list(state.get("history", []))

@@ -1,7 +1,9 @@
 """The GRPO stage: prompts -> frozen reward regressor -> LoRA policy -> Lightning fit -> adapter.
 
-Writes into the run dir: ``adapter/`` (peft ``save_pretrained``) and ``history.jsonl`` (one line
-of metrics per sampled batch).
+Writes into the run dir: ``adapter/`` (peft ``save_pretrained``), ``history.jsonl`` (one line
+of metrics per sampled batch) and every ``grpo.checkpoint_every`` steps ``checkpoints/step_<n>/``
+(``resume=auto`` continues from the newest: mogrpo/utils/checkpoint.py). Under DDP only global
+rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -85,12 +87,15 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     from mogrpo.data.prompts import PromptDataModule
     from mogrpo.models.policy import build_policy, count_trainable
     from mogrpo.modules.grpo_module import GRPOModule
+    from mogrpo.utils.checkpoint import CHECKPOINTS_DIR, STATE_NAME, GRPOCheckpoint, resolve_resume
+    from mogrpo.utils.distributed import RankOffsetSeed, is_global_zero
     from mogrpo.utils.logging import finish_logger, make_logger
 
     t0 = time.time()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     prompts_per_step = int(cfg.grpo.batch_size) // int(cfg.grpo.G)
+    resume = resolve_resume(cfg.get("resume"), run_dir)
     # data first: a bad prompt file fails before any model loads
     datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), prompts_per_step, seed=int(cfg.seed))
     regressor = load_regressor(reward_dir, list(cfg.reward.aspects))
@@ -111,6 +116,10 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     logger = make_logger(cfg, "grpo")
     adapter_dir = run_dir / "adapter"
     history_path = run_dir / "history.jsonl"
+    checkpoints = GRPOCheckpoint(
+        run_dir / CHECKPOINTS_DIR, every=int(cfg.grpo.get("checkpoint_every") or 0),
+        keep=cfg.grpo.get("keep_checkpoints"),
+    )  # fmt: skip
     try:
         trainer = instantiate(
             cfg.trainer,
@@ -119,13 +128,17 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             logger=logger if logger is not None else False,
             enable_checkpointing=False,
             default_root_dir=str(run_dir),
-            callbacks=_callbacks(cfg),
+            callbacks=[RankOffsetSeed(int(cfg.seed)), checkpoints, *_callbacks(cfg)],
         )
-        trainer.fit(module, datamodule=datamodule)
+        if resume is not None:
+            log.info("resuming GRPO from %s", resume)
+        ckpt_path = str(resume / STATE_NAME) if resume is not None else None
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         if trainer.is_global_zero:
             policy.save_pretrained(str(adapter_dir))
     finally:
-        write_history(module.history, history_path)
+        if is_global_zero():
+            write_history(module.history, history_path)
         finish_logger(logger)
     summary: dict[str, Any] = {
         "steps": int(trainer.global_step),
@@ -134,6 +147,9 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
         "adapter": str(adapter_dir),
         "history": str(history_path),
         "trainable_params": n_trainable,
+        "world_size": int(trainer.world_size),
+        "resumed_from": str(resume) if resume is not None else None,
+        "checkpoints": [str(run_dir / CHECKPOINTS_DIR / f"step_{s}") for s in checkpoints.saved],
         "wall_time_s": round(time.time() - t0, 1),
     }
     if module.constrained:

@@ -260,6 +260,9 @@ class GRPOCheckpoint(Callback):
             shutil.rmtree(old, ignore_errors=True)
 
     def _prune(self) -> None:
+        """Remove leftovers of saves that died half-way, and checkpoints beyond the newest ``keep``."""
+        for path in self.root.glob(".step_*"):
+            shutil.rmtree(path, ignore_errors=True)
         if self.keep is None:
             return
         for path in list_checkpoints(self.root)[: -self.keep]:

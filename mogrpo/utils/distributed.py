@@ -65,15 +65,22 @@ def gather_rows(x: torch.Tensor, all_gather: Callable[[torch.Tensor], torch.Tens
 
 
 def mean_across_ranks(
-    values: Mapping[str, float], reduce: Callable[[torch.Tensor, str], torch.Tensor], n_ranks: int
+    values: Mapping[str, float],
+    reduce: Callable[..., torch.Tensor],
+    n_ranks: int,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """The mean over ranks of each value, in one collective (``reduce`` is ``strategy.reduce``)."""
+    """The mean over ranks of each value, in one collective.
+
+    ``reduce`` is ``strategy.reduce`` (called with ``reduce_op="mean"``); ``device`` is the rank's device
+    (NCCL reduces CUDA tensors only).
+    """
     if n_ranks <= 1 or not values:
         return dict(values)
     keys = list(values)
-    stacked = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
-    reduced = reduce(stacked, "mean")
-    return {k: float(v) for k, v in zip(keys, reduced.tolist())}
+    stacked = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
+    reduced = reduce(stacked, reduce_op="mean")
+    return {k: float(v) for k, v in zip(keys, reduced.cpu().tolist())}
 
 
 def seed_rank(seed: int, rank: int) -> None:

@@ -179,3 +179,85 @@ def test_checkpoints_hold_the_resumable_state_and_resume_reproduces_the_run(tmp_
             assert a["train/reward_mean"] == pytest.approx(b["train/reward_mean"], abs=1e-6)
         for (name, p), q in zip(resumed.named_parameters(), full.parameters()):
             torch.testing.assert_close(p, q, msg=name)
+
+
+# --------------------------------------------------------------------------- atomicity
+class _FakeStrategy:
+    def barrier(self, name=None):
+        pass
+
+
+class _FakeTrainer:
+    """What GRPOCheckpoint.save asks of a Trainer: rank, step, epoch, save_checkpoint, barrier."""
+
+    is_global_zero, world_size, current_epoch, global_rank = True, 1, 0, 0
+    strategy = _FakeStrategy()
+
+    def __init__(self):
+        self.global_step = 0
+
+    def save_checkpoint(self, path):
+        torch.save({"global_step": self.global_step}, path)
+
+
+class _FakePolicy:
+    def __init__(self):
+        self.fail_at: int | None = None
+        self.step = 0
+
+    def save_pretrained(self, path):
+        if self.step == self.fail_at:
+            raise OSError("disk full")
+        Path(path).mkdir(parents=True)
+        (Path(path) / "adapter_config.json").write_text("{}")
+
+
+def test_a_save_that_dies_half_way_leaves_the_previous_checkpoints_and_pointer_intact(tmp_path):
+    root = tmp_path / "checkpoints"
+    trainer, policy = _FakeTrainer(), _FakePolicy()
+    module = type("M", (), {"policy": policy})()
+    callback = GRPOCheckpoint(root, every=2)
+    for step in (1, 2, 3, 4):
+        trainer.global_step = policy.step = step
+        if step == 4:
+            policy.fail_at = 4
+            with pytest.raises(OSError, match="disk full"):
+                callback.on_train_batch_end(trainer, module, None, None, step - 1)
+        else:
+            callback.on_train_batch_end(trainer, module, None, None, step - 1)
+    assert [p.name for p in list_checkpoints(root)] == ["step_2"]  # step_4 never appeared half-written
+    assert (root / ".step_4.tmp").is_dir() and last_checkpoint(root).name == "step_2"
+    assert load_state(root / "step_2")["global_step"] == 2
+
+    policy.fail_at = None
+    for step in (5, 6):  # the run goes on: the next save succeeds and clears the leftovers
+        trainer.global_step = policy.step = step
+        callback.on_train_batch_end(trainer, module, None, None, step - 1)
+    assert sorted(p.name for p in root.iterdir()) == ["last", "step_2", "step_6"]
+    trainer.global_step = policy.step = 2
+    callback.save(trainer, module, 2, batches_in_epoch=2)  # re-saving an existing step replaces it whole
+    assert (root / "last").read_text().strip() == "step_2"
+    assert sorted(p.name for p in root.iterdir()) == ["last", "step_2", "step_6"]
+
+
+def test_keep_prunes_the_oldest_checkpoints(tmp_path):
+    root = tmp_path / "checkpoints"
+    trainer, policy = _FakeTrainer(), _FakePolicy()
+    module = type("M", (), {"policy": policy})()
+    callback = GRPOCheckpoint(root, every=1, keep=2)
+    for step in range(1, 5):
+        trainer.global_step = policy.step = step
+        callback.on_train_batch_end(trainer, module, None, None, step - 1)
+    assert [p.name for p in list_checkpoints(root)] == ["step_3", "step_4"]
+    assert callback.saved == [1, 2, 3, 4]
+
+
+def test_every_counts_optimiser_steps_even_when_a_batch_makes_several():
+    callback = GRPOCheckpoint("unused", every=3)
+    saves = []
+    callback.save = lambda trainer, module, step, batches_in_epoch: saves.append(step)
+    trainer = _FakeTrainer()
+    for step in (2, 4, 6, 8, 10):  # num_iterations=2: the global step moves by 2 per batch
+        trainer.global_step = step
+        callback.on_train_batch_end(trainer, None, None, None, 0)
+    assert saves == [4, 6, 10]  # the first step at or past each multiple of 3

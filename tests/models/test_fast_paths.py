@@ -1,0 +1,199 @@
+"""The fast paths of the policy give what the plain paths give (mogrpo/models/policy.py).
+
+- ``token_logprobs`` (``logits_to_keep``, row-wise logsumexp) == a full forward + log_softmax + gather,
+  values, entropies and LoRA gradients;
+- ``lora_merged`` (LoRA folded into the weights) == the adapter-active model: logits within float
+  error, identical greedy tokens and identical samples under one seed; the frozen base comes back
+  bit-exact, also after an error;
+- ``generate_group`` (inference mode, merged LoRA) returns tensors the update can backprop through,
+  and stops every row at EOS.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from mogrpo.models.policy import (
+    build_policy,
+    chat_prompts,
+    encode_prompts,
+    generate_group,
+    lora_merged,
+    token_logprobs,
+)
+
+ALL_PROJ = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+PROMPTS = ["Hi!", "How do tides work, and why are there two a day?"]
+
+
+@pytest.fixture(scope="module")
+def model_cfg(tmp_path_factory):
+    from conftest import compose_cfg
+
+    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp_path_factory.mktemp("fast"))
+    cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    cfg["lora"]["target_modules"] = ALL_PROJ
+    return cfg
+
+
+def _perturbed_policy(model_cfg, seed: int = 0):
+    """The tiny policy with LoRA B != 0 (peft starts B at 0, where the adapter changes nothing)."""
+    torch.manual_seed(seed)
+    model, tok = build_policy(model_cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.5)
+    return model.eval(), tok
+
+
+@pytest.fixture(scope="module")
+def policy(model_cfg):
+    return _perturbed_policy(model_cfg)
+
+
+@pytest.fixture(scope="module")
+def batch(policy):
+    """Two left-padded prompts of different lengths, each followed by 5 completion tokens."""
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    g = torch.Generator().manual_seed(1)
+    completion = torch.randint(10, 1000, (2, 5), generator=g)
+    return torch.cat([ids, completion], dim=1), torch.cat([mask, torch.ones_like(completion)], dim=1)
+
+
+def _base_weights(model) -> dict[str, torch.Tensor]:
+    return {n: p for n, p in model.named_parameters() if "base_layer.weight" in n}
+
+
+# --------------------------------------------------------------------------- log-probs
+def _plain_logprobs(model, input_ids, attention_mask, T, temperature=1.0):
+    """The textbook version: all positions' logits, full log_softmax, gather."""
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
+    logp_all = torch.log_softmax(logits[:, -(T + 1) : -1].float() / temperature, dim=-1)
+    logp = logp_all.gather(-1, input_ids[:, -T:].unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp_all.exp() * logp_all).sum(-1)
+    return logp, entropy
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_token_logprobs_equal_a_full_forward_and_gather(policy, batch, temperature):
+    model, _ = policy
+    ids, mask = batch
+    fast, fast_entropy = token_logprobs(model, ids, mask, 5, temperature, return_entropy=True)
+    plain, plain_entropy = _plain_logprobs(model, ids, mask, 5, temperature)
+    assert fast.shape == (2, 5)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast_entropy, plain_entropy.detach(), atol=1e-5, rtol=1e-5)
+    assert (fast < 0).all() and (fast_entropy > 0).all()
+
+
+def test_token_logprobs_give_the_same_lora_gradients(policy, batch):
+    model, _ = policy
+    ids, mask = batch
+    lora = [p for n, p in model.named_parameters() if p.requires_grad]
+    weights = torch.linspace(-1.0, 1.0, 10).view(2, 5)  # a loss that weights every token differently
+    grads = []
+    for fn in (lambda: token_logprobs(model, ids, mask, 5), lambda: _plain_logprobs(model, ids, mask, 5)[0]):
+        (fn() * weights).sum().backward()
+        grads.append([p.grad.clone() for p in lora])
+        model.zero_grad()
+    assert any(g.abs().max() > 0 for g in grads[0])
+    for fast, plain in zip(*grads):
+        torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- merged LoRA
+def test_merged_lora_logits_match_the_adapter_path(policy, batch):
+    model, _ = policy
+    ids, mask = batch
+    with torch.no_grad():
+        adapter = model(input_ids=ids, attention_mask=mask).logits
+        with lora_merged(model) as merged:
+            folded = model(input_ids=ids, attention_mask=mask).logits
+        with model.disable_adapter():
+            base = model(input_ids=ids, attention_mask=mask).logits
+    assert merged
+    torch.testing.assert_close(folded, adapter, atol=1e-5, rtol=1e-5)
+    assert (adapter - base).abs().max() > 1e-2  # the adapter matters, so the match above means something
+
+
+def test_merged_lora_restores_the_frozen_base_bit_exact(policy, batch):
+    model, _ = policy
+    ids, mask = batch
+    before = {n: (p, p.detach().clone()) for n, p in _base_weights(model).items()}
+    with pytest.raises(RuntimeError, match="boom"), lora_merged(model):
+        changed = {n for n, p in _base_weights(model).items() if not torch.equal(p, before[n][1])}
+        raise RuntimeError("boom")
+    assert changed == set(before)  # inside: every adapted weight was W + s B A
+    after = _base_weights(model)
+    for name, (tensor, values) in before.items():
+        assert after[name] is tensor and torch.equal(after[name], values)
+    # the adapter path is back on and trainable
+    assert all(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask).logits
+        with model.disable_adapter():
+            base = model(input_ids=ids, attention_mask=mask).logits
+    assert (out - base).abs().max() > 1e-2
+
+
+def test_dora_is_not_folded_and_still_generates_the_same(model_cfg):
+    cfg = copy.deepcopy(model_cfg)
+    cfg["lora"]["use_dora"] = True
+    model, tok = _perturbed_policy(cfg)
+    with lora_merged(model) as merged:
+        assert not merged
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    gen = {"max_new_tokens": 5, "do_sample": False}
+    a = generate_group(model, tok, ids, mask, 1, gen, merge_lora=True)
+    b = generate_group(model, tok, ids, mask, 1, gen, merge_lora=False)
+    assert torch.equal(a.completion_ids, b.completion_ids)
+
+
+# --------------------------------------------------------------------------- generation
+def test_merged_generation_gives_the_same_greedy_tokens_and_samples(policy):
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    greedy = {"max_new_tokens": 8, "do_sample": False}
+    a = generate_group(model, tok, ids, mask, 1, greedy, merge_lora=True)
+    b = generate_group(model, tok, ids, mask, 1, greedy, merge_lora=False)
+    assert torch.equal(a.completion_ids, b.completion_ids) and a.texts == b.texts
+    sample = {"max_new_tokens": 8, "temperature": 1.0, "top_p": 1.0, "top_k": 0}
+    rolls = []
+    for merge in (True, False):
+        torch.manual_seed(123)
+        rolls.append(generate_group(model, tok, ids, mask, 3, sample, merge_lora=merge))
+    assert torch.equal(rolls[0].completion_ids, rolls[1].completion_ids)
+    assert len(set(map(tuple, rolls[0].completion_ids.tolist()))) > 1  # really sampled: the 3 x 2 rows differ
+
+
+def test_rollout_tensors_feed_the_update(policy):
+    """Generation runs in inference mode; the rollout's tensors must still work in a backward pass."""
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    roll = generate_group(model, tok, ids, mask, 2, {"max_new_tokens": 4})
+    assert not roll.completion_ids.is_inference()
+    logp = token_logprobs(model, roll.input_ids, roll.attention_mask, roll.completion_ids.shape[1])
+    (logp * roll.completion_mask).sum().backward()
+    assert any(p.grad is not None and p.grad.abs().max() > 0 for p in model.parameters() if p.requires_grad)
+    model.zero_grad()
+
+
+def test_generation_stops_when_every_row_has_hit_eos(model_cfg):
+    model, tok = _perturbed_policy(model_cfg)
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS[:1]), 64)
+    greedy = {"max_new_tokens": 8, "do_sample": False}
+    free = generate_group(model, tok, ids, mask, 1, greedy)
+    stop_token = int(free.completion_ids[0, 2])
+    first = free.completion_ids[0].tolist().index(stop_token)  # the stop token may already appear earlier
+    model.generation_config.eos_token_id = stop_token
+    stopped = generate_group(model, tok, ids, mask, 1, greedy)
+    assert stopped.completion_ids.shape[1] == first + 1  # no decode step after the last row finished
+    assert stopped.num_tokens == first + 1 and not bool(stopped.truncated[0])
+    assert torch.equal(stopped.completion_ids[0], free.completion_ids[0, : first + 1])

@@ -1,0 +1,100 @@
+"""Kill a GRPO run with SIGKILL after its first checkpoint, resume it, and check nothing is lost or repeated.
+
+    python -m mogrpo.train stage=grpo ... hydra.run.dir=RUN               # killed after checkpoints/step_2
+    python -m mogrpo.train stage=grpo ... hydra.run.dir=RUN resume=auto   # continues from the newest checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mogrpo.utils.checkpoint import is_complete, last_checkpoint, list_checkpoints, load_state, read_meta
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MAX_STEPS = 8
+
+
+@pytest.fixture(scope="module")
+def reward_dir(tmp_path_factory) -> Path:
+    from conftest import compose_cfg
+
+    from mogrpo.models.regressor import build_regressor
+
+    tmp = tmp_path_factory.mktemp("reward")
+    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp)
+    torch.manual_seed(0)
+    return build_regressor(cfg.reward_model, list(cfg.reward.aspects)).save(tmp / "regressor")
+
+
+def _command(run_dir: Path, reward_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "mogrpo.train", "experiment=smoke", "stage=grpo", "logger=none",
+        f"reward_model.checkpoint={reward_dir}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false",
+        f"grpo.max_steps={MAX_STEPS}", "grpo.checkpoint_every=2", "grpo.log_completions_every=0",
+        # longer completions and 4 prompts a step: each step takes long enough to kill the run mid-way
+        "grpo.generation.max_new_tokens=64", "grpo.batch_size=8", *extra,
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "OMP_NUM_THREADS": "2"}
+
+
+@pytest.mark.slow
+def test_sigkill_after_first_checkpoint_then_resume_auto(tmp_path, reward_dir):
+    run_dir = tmp_path / "run"
+    ckpts = run_dir / "checkpoints"
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(_command(run_dir, reward_dir), cwd=REPO_ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and last_checkpoint(ckpts) is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed:\n" + (tmp_path / "first.log").read_text()[-3000:]
+        assert last_checkpoint(ckpts) is not None, "no checkpoint within 120 s"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = [p.name for p in list_checkpoints(ckpts)]
+    assert killed_at and not (run_dir / "summary.json").exists()  # really killed before the end
+    first = last_checkpoint(ckpts)
+    resumed_from = read_meta(first)["step"]
+    assert resumed_from < MAX_STEPS
+
+    done = subprocess.run(_command(run_dir, reward_dir, "resume=auto"), cwd=REPO_ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=150, check=False)  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())["grpo"]
+    assert summary["steps"] == MAX_STEPS
+    assert summary["resumed_from"] == str(first)
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == list(range(1, MAX_STEPS + 1))  # no gap, no repeat
+    # the steps before the checkpoint are the killed run's own (restored from the checkpoint, not re-run)
+    saved = load_state(first)["mogrpo"]["history"]
+    assert history[:resumed_from] == saved
+
+    # every checkpoint, from either run, is complete and loads
+    steps = [int(p.name.split("_")[1]) for p in list_checkpoints(ckpts)]
+    assert steps == list(range(2, MAX_STEPS + 1, 2))
+    assert (ckpts / "last").read_text().strip() == f"step_{MAX_STEPS}"
+    assert not [p for p in ckpts.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+    from safetensors.torch import load_file
+
+    for path in list_checkpoints(ckpts):
+        assert is_complete(path)
+        state = load_state(path)  # weights_only=True
+        step = read_meta(path)["step"]
+        assert state["global_step"] == step and len(state["mogrpo"]["history"]) == step
+        adapter = load_file(str(path / "adapter" / "adapter_model.safetensors"))
+        assert adapter and all(torch.isfinite(t).all() for t in adapter.values())
