@@ -116,11 +116,18 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def summarize(step_s: list[float], tokens: list[int], gen_s: list[float], widths: list[int], N: int) -> dict:
-    """Median / min / max seconds per step, tokens per second (per step and per generate call)."""
+def summarize(
+    step_s: list[float], tokens: list[int], gen_s: list[float], widths: list[int], N: int, cpu_s: list[float]
+) -> dict:
+    """Median / min / max seconds per step, tokens per second (per step and per generate call).
+
+    ``cpu_s`` is the process CPU time of each step (all threads): on a shared machine it moves much
+    less than wall time when other jobs take the cores, so it is reported beside it."""
     return {
         "steps": len(step_s),
         "step_s": step_s,
+        "cpu_s": cpu_s,
+        "cpu_median_s": statistics.median(cpu_s),
         "median_s": statistics.median(step_s),
         "min_s": min(step_s),
         "max_s": max(step_s),
@@ -181,12 +188,14 @@ def run_mogrpo(s: Settings) -> dict:
     class StepTimer(Callback):
         def __init__(self) -> None:
             self.step_s: list[float] = []
+            self.cpu_s: list[float] = []
 
         def on_train_batch_start(self, *_: Any) -> None:
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def on_train_batch_end(self, *_: Any) -> None:
             self.step_s.append(time.perf_counter() - self._t0)
+            self.cpu_s.append(time.process_time() - self._c0)
 
     timer = StepTimer()
     trainer = Trainer(
@@ -199,7 +208,8 @@ def run_mogrpo(s: Settings) -> dict:
     N = s.completions_per_step
     tokens = [round(h["train/completion_length_mean"] * N) for h in timed]
     widths = [int(h["train/completion_length_max"]) for h in timed]  # EOS-stopped: the batch ran this many steps
-    out = summarize(timer.step_s[s.warmup :], tokens, [h["time/generate_s"] for h in timed], widths, N)
+    gen_s = [h["time/generate_s"] for h in timed]
+    out = summarize(timer.step_s[s.warmup :], tokens, gen_s, widths, N, timer.cpu_s[s.warmup :])
     out["threads"] = torch.get_num_threads()
     return out
 
@@ -232,12 +242,14 @@ def run_trl(s: Settings, gradient_checkpointing: bool) -> dict:
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
             self.step_s: list[float] = []
+            self.cpu_s: list[float] = []
 
         def on_step_begin(self, args, state, control, **_: Any):
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **_: Any):
             self.step_s.append(time.perf_counter() - self._t0)
+            self.cpu_s.append(time.process_time() - self._c0)
 
     with tempfile.TemporaryDirectory(prefix="bench_trl_") as out_dir:
         args = GRPOConfig(
@@ -271,7 +283,7 @@ def run_trl(s: Settings, gradient_checkpointing: bool) -> dict:
         trainer.train()
     gen = TimedGRPOTrainer.gen_log[s.warmup :]
     out = summarize(timer.step_s[s.warmup :], [g[1] for g in gen], [g[0] for g in gen], [g[2] for g in gen],
-                    s.completions_per_step)  # fmt: skip
+                    s.completions_per_step, timer.cpu_s[s.warmup :])  # fmt: skip
     out["threads"] = torch.get_num_threads()
     out["gradient_checkpointing"] = gradient_checkpointing
     return out
@@ -292,23 +304,24 @@ def run_generate(s: Settings) -> dict:
     model, tokenizer = load_causal_lm(cfg.spec)
     model = get_peft_model(model, instantiate(cfg.lora, _convert_="all")).eval()
     eos = eos_token_ids(model, tokenizer)
-    gen_s, tokens, widths = [], [], []
+    gen_s, cpu_s, tokens, widths = [], [], [], []
     for i in range(s.warmup + s.steps):
         batch = [PROMPTS[(i * s.prompts_per_step + j) % len(PROMPTS)] for j in range(s.prompts_per_step)]
         ids, mask, _ = encode_prompts(tokenizer, chat_prompts(tokenizer, batch), 256)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=s.max_new_tokens, do_sample=True,
             temperature=s.temperature, top_p=1.0, top_k=0, num_return_sequences=s.G, eos_token_id=eos,
             pad_token_id=tokenizer.pad_token_id,
         )  # fmt: skip
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         completion = out[:, ids.shape[1] :]
         if i >= s.warmup:
             gen_s.append(elapsed)
+            cpu_s.append(cpu)
             tokens.append(int(completion_mask(completion, eos)[0].sum()))
             widths.append(completion.shape[1])
-    result = summarize(gen_s, tokens, gen_s, widths, s.completions_per_step)
+    result = summarize(gen_s, tokens, gen_s, widths, s.completions_per_step, cpu_s)
     result["threads"] = torch.get_num_threads()
     return result
 
@@ -352,11 +365,12 @@ def pool_rounds(runs: list[dict], N: int) -> dict:
     if len(runs) == 1:
         return runs[0]
     step_s = [t for r in runs for t in r["step_s"]]
+    cpu_s = [t for r in runs for t in r["cpu_s"]]
     tokens = [r["tokens_per_step"] * r["steps"] for r in runs]
     gen_total = [r["generate_s_median"] for r in runs]
     out = dict(runs[0])
     out.update(
-        steps=len(step_s), step_s=step_s, median_s=statistics.median(step_s), min_s=min(step_s), max_s=max(step_s),
+        steps=len(step_s), step_s=step_s, cpu_s=cpu_s, cpu_median_s=statistics.median(cpu_s), median_s=statistics.median(step_s), min_s=min(step_s), max_s=max(step_s),
         tokens_per_step=sum(tokens) / len(step_s), mean_completion_length=sum(tokens) / len(step_s) / N,
         mean_generated_width=statistics.mean(r["mean_generated_width"] for r in runs),
         tokens_per_s=sum(tokens) / sum(step_s), generate_s_median=statistics.median(gen_total),
@@ -375,6 +389,7 @@ def compare(results: dict[str, dict]) -> dict:
         out["trl_reference"] = best
         out["step_ratio_mogrpo_over_trl"] = results["mogrpo"]["median_s"] / trl_runs[best]["median_s"]
         out["tokens_per_s_ratio_mogrpo_over_trl"] = results["mogrpo"]["tokens_per_s"] / trl_runs[best]["tokens_per_s"]
+        out["cpu_ratio_mogrpo_over_trl"] = results["mogrpo"]["cpu_median_s"] / trl_runs[best]["cpu_median_s"]
     if "mogrpo" in results and "generate" in results:
         out["gen_throughput_ratio_mogrpo_over_raw_generate"] = (
             results["mogrpo"]["gen_tokens_per_s"] / results["generate"]["gen_tokens_per_s"]
@@ -418,24 +433,25 @@ LABELS = {
 
 def format_table(results: dict[str, dict], ratios: dict) -> str:
     """A markdown table: one row per framework."""
-    head = ("| run | median s/step | min | max | completion tokens/step | mean len | tokens/s (step) "
-            "| tokens/s (generate) | peak RSS MiB |")  # fmt: skip
-    lines = [head, "|" + "---|" * 9]
+    head = ("| run | median s/step | min | max | CPU s/step | completion tokens/step | mean len | decode steps "
+            "| tokens/s (step) | tokens/s (generate) | peak RSS MiB |")  # fmt: skip
+    lines = [head, "|" + "---|" * 11]
     for name in FRAMEWORKS:
         if name not in results:
             continue
         r = results[name]
         lines.append(
-            f"| {LABELS[name]} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['max_s']:.2f} | "
-            f"{r['tokens_per_step']:.0f} | {r['mean_completion_length']:.1f} | {r['tokens_per_s']:.1f} | "
+            f"| {LABELS[name]} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['max_s']:.2f} | {r['cpu_median_s']:.2f} | "
+            f"{r['tokens_per_step']:.0f} | {r['mean_completion_length']:.1f} | {r['mean_generated_width']:.1f} | "
+            f"{r['tokens_per_s']:.1f} | "
             f"{r['gen_tokens_per_s']:.1f} | {r['peak_rss_mib']:.0f} |"
         )
     if "step_ratio_mogrpo_over_trl" in ratios:
         lines.append("")
         lines.append(
             f"mogrpo / TRL ({LABELS[ratios['trl_reference']]}) median step time: "
-            f"**{ratios['step_ratio_mogrpo_over_trl']:.2f}x**; tokens/s ratio "
-            f"{ratios['tokens_per_s_ratio_mogrpo_over_trl']:.2f}x"
+            f"**{ratios['step_ratio_mogrpo_over_trl']:.2f}x**; CPU time per step "
+            f"{ratios['cpu_ratio_mogrpo_over_trl']:.2f}x; tokens/s ratio {ratios['tokens_per_s_ratio_mogrpo_over_trl']:.2f}x"
         )
     if "gen_throughput_ratio_mogrpo_over_raw_generate" in ratios:
         lines.append(
@@ -623,26 +639,29 @@ def run_levers(s: Settings, repeats: int, out_path: Path) -> dict:
     """Time every lever variant ``repeats`` times, round-robin (so load drifts hit all alike)."""
     variants = lever_variants(s)
     times: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
     tokens: dict[str, int] = {}
     for fn in variants.values():  # one untimed warm-up call each
         fn()
     for r in range(repeats):
         for k, fn in variants.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             tokens[k] = fn()
             times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
         print(f"[levers] repeat {r + 1}/{repeats} done (load {os.getloadavg()[0]:.2f})", flush=True)
     rows = {
         k: {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "times": v,
-            "tokens_per_s": tokens[k] / statistics.median(v)}
+            "cpu_median_s": statistics.median(cpu[k]), "cpu_times": cpu[k], "tokens_per_s": tokens[k] / statistics.median(v)}
         for k, v in times.items()
     }  # fmt: skip
     report = {"machine": machine_info(), "settings": asdict(s), "repeats": repeats, "levers": rows}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, indent=2))
-    lines = ["| variant | median s | min | max | tokens/s (median) |", "|---|---|---|---|---|"]
+    lines = ["| variant | median s | min | max | CPU s (median) | tokens/s (median) |", "|---|---|---|---|---|---|"]
     for k, r in rows.items():
-        lines.append(f"| {k} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['max_s']:.2f} | {r['tokens_per_s']:.0f} |")
+        lines.append(f"| {k} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['max_s']:.2f} | {r['cpu_median_s']:.2f} "
+                     f"| {r['tokens_per_s']:.0f} |")
     print("\n".join(lines))
     return report
 

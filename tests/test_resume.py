@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from mogrpo.config import ConfigError
 from mogrpo.utils.checkpoint import is_complete, last_checkpoint, list_checkpoints, load_state, read_meta
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MAX_STEPS = 8
+MAX_STEPS = 6
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def _command(run_dir: Path, reward_dir: Path, *extra: str) -> list[str]:
         f"reward_model.checkpoint={reward_dir}", f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false",
         f"grpo.max_steps={MAX_STEPS}", "grpo.checkpoint_every=2", "grpo.log_completions_every=0",
         # longer completions and 4 prompts a step: each step takes long enough to kill the run mid-way
-        "grpo.generation.max_new_tokens=64", "grpo.batch_size=8", *extra,
+        "grpo.generation.max_new_tokens=32", "grpo.batch_size=8", *extra,
     ]  # fmt: skip
 
 
@@ -98,3 +99,25 @@ def test_sigkill_after_first_checkpoint_then_resume_auto(tmp_path, reward_dir):
         assert state["global_step"] == step and len(state["mogrpo"]["history"]) == step
         adapter = load_file(str(path / "adapter" / "adapter_model.safetensors"))
         assert adapter and all(torch.isfinite(t).all() for t in adapter.values())
+
+
+def test_a_resumed_run_keeps_the_reward_model_it_trained(tmp_path):
+    from conftest import compose_cfg
+
+    from mogrpo.train import _resumed_reward_model
+
+    run = tmp_path / "run"
+    (run / "reward_model").mkdir(parents=True)
+    (run / "reward_model" / "regressor_config.json").write_text("{}")
+    ckpt = run / "checkpoints" / "step_2"
+    (ckpt / "adapter").mkdir(parents=True)
+    for name in ("state.ckpt", "meta.json", "adapter/adapter_config.json"):
+        (ckpt / name).write_text("{}")
+    summary: dict = {}
+    cfg = compose_cfg(["experiment=smoke", "resume=auto"], tmp_path)
+    assert _resumed_reward_model(cfg, run, summary) == run / "reward_model"  # not retrained: same reward
+    assert summary["reward_model"]["status"] == "resumed"
+    assert _resumed_reward_model(compose_cfg(["experiment=smoke"], tmp_path), run, {}) is None  # no resume
+    assert _resumed_reward_model(cfg, tmp_path / "fresh", {}) is None  # resume=auto, nothing to resume yet
+    with pytest.raises(ConfigError, match="^resume: "):
+        _resumed_reward_model(compose_cfg(["experiment=smoke", f"resume={tmp_path / 'nope'}"], tmp_path), run, {})

@@ -261,3 +261,16 @@ def test_every_counts_optimiser_steps_even_when_a_batch_makes_several():
         trainer.global_step = step
         callback.on_train_batch_end(trainer, None, None, None, 0)
     assert saves == [4, 6, 10]  # the first step at or past each multiple of 3
+
+
+def test_resuming_with_other_lora_settings_is_refused_naming_resume(tmp_path):
+    from conftest import compose_cfg
+
+    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp_path)
+    module = _module(cfg, tmp_path, [])
+    lora = {n: p.detach() for n, p in module.named_parameters() if p.requires_grad}
+    module.on_load_checkpoint({"state_dict": lora, "mogrpo": {"history": [{"step": 1}]}})  # the same adapters: fine
+    assert module.history == [{"step": 1}]
+    other = {n.replace("q_proj", "k_proj"): p for n, p in lora.items()}  # saved with other target_modules
+    with pytest.raises(ConfigError, match=r"^resume: the checkpoint holds other trainable parameters"):
+        module.on_load_checkpoint({"state_dict": other})
