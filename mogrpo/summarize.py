@@ -34,7 +34,7 @@ from mogrpo.utils.logging import short_keys
 log = logging.getLogger(__name__)
 
 # overrides that do not change what a job computes (seed: the jobs to average over)
-GROUPING_EXCLUDED = ("seed", "paths", "hydra", "logger", "resume")
+GROUPING_EXCLUDED = ("seed", "paths", "hydra", "logger", "callbacks", "resume")
 REWARD = "reward"  # the name of the aggregate reward row in ``eval_means``
 
 

@@ -122,7 +122,9 @@ def test_summary_table_numbers(multirun, tmp_path):
     assert "| G | seeds | politeness base | politeness aligned | politeness Δ | safety base |" in md
     assert "| 2 | 2 | 0.600 ± 0.141 | 0.550 ± 0.071 | -8.3% | 0.450 ± 0.071 | 0.700 ± 0.141 | +55.6% |" in md
     assert "1.100 ± 0.141 → 1.550 ± 0.071 | +40.9% |" in md
-    assert "5 jobs, 4 finished, 1 failed; 2 configurations" in md and result["failed"] == [str(multirun / "4")]
+    assert "5 jobs, 4 finished, 1 failed; 2 configurations" in md and result["failed"] == [
+        str(multirun / "4")
+    ]
     assert "## Failed jobs" in md and f"`{multirun / '4'}`" in md and "seed=3" in md
     for png in ("aspects.png", "reward_curves.png", "group_stats.png", "safety_by_G.png"):
         assert (out / png).stat().st_size > 1000, png

@@ -44,6 +44,7 @@ NAME_EXCLUDED_KEYS = (
     "tags",
     "task_name",
     "resume",
+    "callbacks",
 )
 
 

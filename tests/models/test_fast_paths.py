@@ -143,6 +143,17 @@ def test_merged_lora_restores_the_frozen_base_bit_exact(policy, batch):
     assert (out - base).abs().max() > 1e-2
 
 
+def test_merged_lora_keeps_frozen_adapters_frozen(model_cfg):
+    """peft re-enabling an adapter marks it trainable; a frozen (evaluation) adapter must stay frozen."""
+    model, _ = _perturbed_policy(model_cfg)
+    lora = [p for n, p in model.named_parameters() if "lora_" in n]
+    for p in lora:
+        p.requires_grad_(False)
+    with lora_merged(model) as merged:
+        assert merged
+    assert not any(p.requires_grad for p in lora)
+
+
 def test_dora_is_not_folded_and_still_generates_the_same(model_cfg):
     cfg = copy.deepcopy(model_cfg)
     cfg["lora"]["use_dora"] = True

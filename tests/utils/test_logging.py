@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import compose_cfg
-from omegaconf import OmegaConf
+from conftest import CONF_DIR, compose_cfg
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import OmegaConf, open_dict
 
 from mogrpo.utils.logging import (
     MAX_NAME,
@@ -53,6 +56,7 @@ def test_run_name_drops_where_keys_and_handles_hydra_syntax():
         "~grpo.eps",
         "reward_model.checkpoint=/data/runs/regressor_v2/",
         "model.spec.cache_dir=/root/.cache/mogrpo",
+        "+callbacks.table._target_=mogrpo.callbacks.CompletionsTable",
     ]
     assert run_name(overrides, seed=1) == "checkpoint=regressor_v2,low=0.1,s1"
 
@@ -194,3 +198,20 @@ def test_make_logger_builds_other_loggers_from_their_node(tmp_path):
     logger = make_logger(compose_cfg(["experiment=smoke", "logger=csv"], tmp_path), "grpo")
     assert isinstance(logger, CSVLogger) and Path(logger.save_dir) == tmp_path / "output"
     finish_logger(logger)  # a no-op for non-W&B loggers
+
+
+def test_run_fields_in_a_multirun_job_group_by_sweep_and_lead_with_the_swept_key(tmp_path):
+    overrides = ["experiment=ablation_kl", "grpo.kl.beta=0.04", "seed=2", "grpo.max_steps=3"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):  # what Hydra's launcher sets for a multirun job
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.sweep.dir = str(tmp_path / "ablation_kl" / "multiruns" / "2025-06-07_08-09-10")
+    try:
+        HydraConfig.instance().set_config(cfg)
+        fields = run_fields(cfg, "grpo")
+    finally:
+        HydraConfig.instance().cfg = None
+    assert fields["name"] == "beta=0.04,max_steps=3,s2"
+    assert fields["group"] == "ablation_kl-2025-06-07_08-09-10"
+    assert fields["tags"] == ["ablation", "kl", "ablation_kl", "smollm2_135m", "multilabel"]
