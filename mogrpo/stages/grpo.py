@@ -82,6 +82,8 @@ def _callbacks(cfg: DictConfig) -> list:
 
 def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
     """Train LoRA adapters with GRPO; returns steps, final metrics, adapter path and wall time."""
+    from mogrpo.callbacks import grpo_callbacks
+
     from hydra.utils import instantiate
 
     from mogrpo.data.prompts import PromptDataModule
@@ -128,7 +130,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             logger=logger if logger is not None else False,
             enable_checkpointing=False,
             default_root_dir=str(run_dir),
-            callbacks=[RankOffsetSeed(int(cfg.seed)), checkpoints, *_callbacks(cfg)],
+            callbacks=[RankOffsetSeed(int(cfg.seed)), checkpoints, *grpo_callbacks(cfg), *_callbacks(cfg)],
         )
         if resume is not None:
             log.info("resuming GRPO from %s", resume)
