@@ -170,6 +170,8 @@ def _generate_kwargs(gen: Mapping, num_return_sequences: int) -> dict[str, Any]:
         # explicit, so a model's generation_config.json (e.g. Qwen's 1.05) cannot skew the samples
         "repetition_penalty": float(gen.get("repetition_penalty", 1.0)),
     }
+    if gen.get("min_new_tokens"):  # EOS suppressed before this many tokens (benchmarks use it to fix the work)
+        kwargs["min_new_tokens"] = int(gen["min_new_tokens"])
     if do_sample:
         kwargs["temperature"] = float(gen.get("temperature", 1.0))
         kwargs["top_p"] = float(gen.get("top_p", 1.0))
@@ -239,6 +241,27 @@ def lora_merged(model) -> Iterator[bool]:
                 p.requires_grad_(flag)
 
 
+def shared_prompt_cache(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, G: int):
+    """The KV cache of each prompt but its last token, computed once per prompt and repeated G times.
+
+    ``num_return_sequences=G`` repeats every prompt G times and runs the prefill on B G rows; the
+    prompt's keys and values do not depend on the sample, so B rows suffice (G times less prefill
+    compute). ``generate`` given this cache and the G-fold prompts feeds only the last prompt token,
+    then decodes. Position ids follow ``generate``'s own rule (mask cumsum - 1, padding at 1).
+    """
+    from transformers import DynamicCache
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cache = DynamicCache(config=base.config)
+    ids, mask = prompt_ids[:, :-1], prompt_mask[:, :-1]
+    position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
+    kwargs: dict[str, Any] = {"logits_to_keep": 1} if _supports_logits_to_keep(model) else {}
+    model(input_ids=ids, attention_mask=mask, position_ids=position_ids, past_key_values=cache, use_cache=True,
+          **kwargs)  # fmt: skip
+    cache.batch_repeat_interleave(G)
+    return cache
+
+
 def generate_group(
     model,
     tokenizer,
@@ -247,6 +270,7 @@ def generate_group(
     G: int,
     gen: Mapping,
     merge_lora: bool = True,
+    share_prompt: bool = True,
 ) -> Rollout:
     """G completions for each of B prompts, ``num_return_sequences=G`` in one ``generate`` call.
 
@@ -255,10 +279,11 @@ def generate_group(
     generation config says. The model is put in eval mode for the call and restored afterwards.
     Generation stops when every row has produced an EOS (or at ``max_new_tokens``).
 
-    Speed: ``torch.inference_mode`` (no autograd bookkeeping at all) and, with ``merge_lora``,
-    the LoRA adapters folded into the base weights for the call (:func:`lora_merged`; the samples
-    are those of the adapter-active model up to float rounding). The returned tensors are normal
-    tensors (cloned out of inference mode), usable in the update's autograd graph.
+    Speed: ``torch.inference_mode`` (no autograd bookkeeping at all); with ``merge_lora`` the LoRA
+    adapters folded into the base weights for the call (:func:`lora_merged`); with ``share_prompt``
+    each prompt's prefill run once, not G times (:func:`shared_prompt_cache`). Both give the samples
+    of the plain path up to float rounding. The returned tensors are normal tensors (cloned out of
+    inference mode), usable in the update's autograd graph.
     """
     eos = eos_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
@@ -269,13 +294,12 @@ def generate_group(
     t0 = time.perf_counter()
     try:
         with lora_merged(model) if merge_lora else contextlib.nullcontext(), torch.inference_mode():
-            out = model.generate(
-                input_ids=prompt_ids,
-                attention_mask=prompt_mask,
-                eos_token_id=eos,
-                pad_token_id=pad,
-                **_generate_kwargs(gen, G),
-            )
+            kwargs = _generate_kwargs(gen, G)
+            ids, mask = prompt_ids, prompt_mask
+            if share_prompt and G > 1 and prompt_ids.shape[1] > 1:
+                kwargs.update(num_return_sequences=1, past_key_values=shared_prompt_cache(model, ids, mask, G))
+                ids, mask = ids.repeat_interleave(G, dim=0), mask.repeat_interleave(G, dim=0)
+            out = model.generate(input_ids=ids, attention_mask=mask, eos_token_id=eos, pad_token_id=pad, **kwargs)
     finally:
         model.train(was_training)
     if prompt_mask.device.type == "cuda":
@@ -304,6 +328,61 @@ def _supports_logits_to_keep(model) -> bool:
     return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
+def _checkpointing(model) -> bool:
+    return any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
+
+
+def shares_prompts(input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int, group_size: int) -> bool:
+    """Whether every block of ``group_size`` consecutive rows has one prompt (the first L - T tokens)."""
+    N, L = input_ids.shape
+    if group_size < 2 or N % group_size or L - T < 1:
+        return False
+    ids = input_ids[:, : L - T].view(N // group_size, group_size, L - T)
+    mask = attention_mask[:, : L - T].view(N // group_size, group_size, L - T)
+    return bool((ids == ids[:, :1]).all() and (mask == mask[:, :1]).all())
+
+
+def _completion_logits(model, input_ids, attention_mask, T: int) -> torch.Tensor:
+    """Logits at the T positions that predict the last T tokens, ``[N, T, V]``: one forward pass."""
+    position_ids = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
+    kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+    if _supports_logits_to_keep(model):
+        kwargs["logits_to_keep"] = T + 1
+    return model(**kwargs, use_cache=False).logits[:, -(T + 1) : -1]  # position t predicts token t + 1
+
+
+def _grouped_completion_logits(model, input_ids, attention_mask, T: int, G: int) -> torch.Tensor:
+    """The same logits with each prompt run once per group of G rows (its keys and values repeated).
+
+    Causal attention: a prompt token sees only the prompt, so its hidden states are the same in
+    the G rows of a group. Pass 1 runs the B = N / G prompts (P tokens) and keeps their keys/values
+    and the last position's logits (they predict completion token 0); pass 2 runs the first T - 1
+    completion tokens of all N rows against the G-fold repeated prompt cache. Gradients flow through
+    both passes (``repeat_interleave`` sums the G rows' gradients into the shared prompt), so the
+    result and its gradients equal :func:`_completion_logits` up to float rounding, with G times less
+    prompt compute and activation memory.
+    """
+    from transformers import DynamicCache
+
+    P = input_ids.shape[1] - T
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    position_ids = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
+    cache = DynamicCache(config=base.config)
+    keep: dict[str, Any] = {"logits_to_keep": 1} if _supports_logits_to_keep(model) else {}
+    first = model(
+        input_ids=input_ids[::G, :P], attention_mask=attention_mask[::G, :P], position_ids=position_ids[::G, :P],
+        past_key_values=cache, use_cache=True, **keep,
+    ).logits[:, -1:]  # fmt: skip
+    if T == 1:
+        return first.repeat_interleave(G, dim=0)
+    cache.batch_repeat_interleave(G)
+    rest = model(
+        input_ids=input_ids[:, P : P + T - 1], attention_mask=attention_mask[:, : P + T - 1],
+        position_ids=position_ids[:, P : P + T - 1], past_key_values=cache, use_cache=True,
+    ).logits  # fmt: skip
+    return torch.cat([first.repeat_interleave(G, dim=0), rest], dim=1)
+
+
 def token_logprobs(
     model,
     input_ids: torch.Tensor,
@@ -311,6 +390,7 @@ def token_logprobs(
     logits_to_keep: int,
     temperature: float = 1.0,
     return_entropy: bool = False,
+    group_size: int = 1,
 ):
     """Per-token log-probs of the last ``logits_to_keep`` tokens (the completion), ``[N, T]``.
 
@@ -318,16 +398,18 @@ def token_logprobs(
 
     One batched forward pass over prompt + completion (left padding: position ids from the mask,
     as ``generate`` uses); only the last T + 1 positions' logits are computed where the model takes
-    ``logits_to_keep``. The log-softmax is the logsumexp trick in float32, one row at a time: no
-    ``[N, T, V]`` log-softmax is materialised (backward keeps only the logits themselves). With
-    ``return_entropy`` also returns the per-token entropy ``-sum_v p log p`` ``[N, T]`` (no gradients).
+    ``logits_to_keep``. With ``group_size`` G > 1 and every G consecutive rows sharing one prompt (as
+    a rollout's do), each prompt is run once, not G times (:func:`_grouped_completion_logits`; not
+    under gradient checkpointing, which drops the cache). The log-softmax is the logsumexp trick in
+    float32, one row at a time: no ``[N, T, V]`` log-softmax is materialised (backward keeps only
+    the logits themselves). With ``return_entropy`` also returns the per-token entropy
+    ``-sum_v p log p`` ``[N, T]`` (no gradients).
     """
     T = int(logits_to_keep)
-    position_ids = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
-    kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
-    if _supports_logits_to_keep(model):
-        kwargs["logits_to_keep"] = T + 1
-    logits = model(**kwargs, use_cache=False).logits[:, -(T + 1) : -1]  # position t predicts token t + 1
+    if shares_prompts(input_ids, attention_mask, T, group_size) and not _checkpointing(model):
+        logits = _grouped_completion_logits(model, input_ids, attention_mask, T, group_size)
+    else:
+        logits = _completion_logits(model, input_ids, attention_mask, T)
     targets = input_ids[:, -T:]
     logps, entropies = [], []
     for row_logits, row_targets in zip(logits, targets):  # one row at a time: [T, V] transients only
@@ -346,7 +428,9 @@ def token_logprobs(
 
 
 @torch.no_grad()
-def reference_logprobs(model, input_ids, attention_mask, logits_to_keep: int, temperature: float = 1.0):
+def reference_logprobs(
+    model, input_ids, attention_mask, logits_to_keep: int, temperature: float = 1.0, group_size: int = 1
+):
     """Log-probs under the base model: the same peft model with its adapters disabled."""
     with model.disable_adapter():
-        return token_logprobs(model, input_ids, attention_mask, logits_to_keep, temperature)
+        return token_logprobs(model, input_ids, attention_mask, logits_to_keep, temperature, group_size=group_size)

@@ -202,15 +202,23 @@ class GRPOModule(LightningModule):
         mb = int(self.grpo_cfg.get("micro_batch_size") or n)
         return [slice(s, min(s + mb, n)) for s in range(0, n, mb)]
 
+    def _group_size(self, n: int) -> int:
+        """G when every micro-batch holds whole groups (each prompt's forward is then shared by its G
+        completions, see ``token_logprobs``), else 1."""
+        G = int(self.grpo_cfg.G)
+        whole = all(s.start % G == 0 and (s.stop - s.start) % G == 0 for s in self._chunks(n))
+        return G if whole else 1
+
     @torch.no_grad()
     def compute_old_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
         """log pi_old of the sampled tokens (the policy before this batch's updates), ``[N, T]``."""
         was_training = self.policy.training
+        G = self._group_size(input_ids.shape[0])
         self.policy.eval()
         try:
             return torch.cat(
                 [
-                    token_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature)
+                    token_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, group_size=G)
                     for s in self._chunks(input_ids.shape[0])
                 ]
             )
@@ -221,11 +229,12 @@ class GRPOModule(LightningModule):
     def compute_ref_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
         """log pi_ref of the sampled tokens: the base model (adapters disabled), ``[N, T]``."""
         was_training = self.policy.training
+        G = self._group_size(input_ids.shape[0])
         self.policy.eval()
         try:
             return torch.cat(
                 [
-                    reference_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature)
+                    reference_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, G)
                     for s in self._chunks(input_ids.shape[0])
                 ]
             )
@@ -403,6 +412,7 @@ class GRPOModule(LightningModule):
         active_rows = int((loss_mask.sum(dim=1) > 0).sum())
         active_tokens = float(loss_mask.sum())
         chunks = self._chunks(input_ids.shape[0])
+        group_size = self._group_size(input_ids.shape[0])
         sums = {"loss": 0.0, "kl": 0.0, "clip_ratio": 0.0, "entropy": 0.0, "grad_norm": 0.0}
         kl_tokens = entropy_tokens = 0.0
         lr = float(opt.param_groups[0]["lr"])
@@ -413,7 +423,8 @@ class GRPOModule(LightningModule):
                 n_tokens = float(m.sum())
                 w = micro_batch_weight(g.loss_type, m.shape[0], n_tokens, active_rows, active_tokens)
                 out = token_logprobs(
-                    self.policy, input_ids[s], attention_mask[s], T, self._temperature, return_entropy=iteration == 0
+                    self.policy, input_ids[s], attention_mask[s], T, self._temperature, return_entropy=iteration == 0,
+                    group_size=group_size,
                 )
                 logp, entropy = out if iteration == 0 else (out, None)
                 loss, lm = policy_loss(
