@@ -560,38 +560,56 @@ def lever_variants(s: Settings) -> dict[str, Any]:
     """Each speed lever as a callable on one loaded policy, timed round-robin in one process.
 
     Generation variants decode exactly ``max_new_tokens`` tokens (``min_new_tokens`` = max), so
-    every variant does the same work; the update variants run one token_logprobs forward (+ backward)
-    over a fixed 8-row batch of prompt + ``max_new_tokens`` completion tokens.
+    every variant does the same work; "before" is the plain path (adapter active, ``no_grad``,
+    ``num_return_sequences=G``), "after" is ``generate_group`` as it runs in training. The update
+    variants run ``token_logprobs`` forward + backward over a fixed batch of G x prompts rows of
+    prompt + ``max_new_tokens`` completion tokens.
     """
     import contextlib
 
     import torch
 
-    from mogrpo.models.policy import build_policy, chat_prompts, encode_prompts, lora_merged, token_logprobs
+    from mogrpo.models.policy import (
+        build_policy,
+        chat_prompts,
+        encode_prompts,
+        generate_group,
+        lora_merged,
+        token_logprobs,
+    )
 
     _setup(s)
     model, tok = build_policy(model_cfg())
     model.eval()
     batch = PROMPTS[: s.prompts_per_step]
     ids, mask, _ = encode_prompts(tok, chat_prompts(tok, batch), 256)
-    gen_kwargs = dict(
-        input_ids=ids, attention_mask=mask, max_new_tokens=s.max_new_tokens, min_new_tokens=s.max_new_tokens,
-        do_sample=True, temperature=s.temperature, top_p=1.0, top_k=0, num_return_sequences=s.G, use_cache=True,
-        pad_token_id=tok.pad_token_id,
-    )  # fmt: skip
+    gen = {"max_new_tokens": s.max_new_tokens, "min_new_tokens": s.max_new_tokens, "temperature": s.temperature,
+           "top_p": 1.0, "top_k": 0}  # fmt: skip
+    tokens = s.completions_per_step * s.max_new_tokens
 
-    def generate(merge: bool, grad_mode, **extra):
+    def plain_generate(merge: bool, grad_mode, **extra):
         def run():
             with lora_merged(model) if merge else contextlib.nullcontext(), grad_mode():
-                model.generate(**gen_kwargs, **extra)
-            return s.completions_per_step * s.max_new_tokens
+                model.generate(
+                    input_ids=ids, attention_mask=mask, max_new_tokens=s.max_new_tokens,
+                    min_new_tokens=s.max_new_tokens, do_sample=True, temperature=s.temperature, top_p=1.0, top_k=0,
+                    num_return_sequences=s.G, use_cache=True, pad_token_id=tok.pad_token_id, **extra,
+                )  # fmt: skip
+            return tokens
+
+        return run
+
+    def group(merge: bool, share: bool):
+        def run():
+            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=merge, share_prompt=share)
+            return tokens
 
         return run
 
     def without_adapter():
         with model.disable_adapter(), torch.inference_mode():
-            model.generate(**gen_kwargs)
-        return s.completions_per_step * s.max_new_tokens
+            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=False, share_prompt=False)
+        return tokens
 
     g = torch.Generator().manual_seed(s.seed)
     completion = torch.randint(10, 1000, (s.completions_per_step, s.max_new_tokens), generator=g)
@@ -599,7 +617,7 @@ def lever_variants(s: Settings) -> dict[str, Any]:
     full_mask = torch.cat([mask.repeat_interleave(s.G, 0), torch.ones_like(completion)], dim=1)
     T = s.max_new_tokens
 
-    def logprob_pass(keep: bool, backward: bool):
+    def logprob_pass(group_size: int, backward: bool, keep: bool = True):
         import mogrpo.models.policy as policy_mod
 
         def run():
@@ -609,7 +627,7 @@ def lever_variants(s: Settings) -> dict[str, Any]:
                 policy_mod._supports_logits_to_keep = lambda _m: False
             try:
                 with contextlib.nullcontext() if backward else torch.no_grad():
-                    logp = token_logprobs(model, full_ids, full_mask, T)
+                    logp = token_logprobs(model, full_ids, full_mask, T, group_size=group_size)
                     if backward:
                         logp.sum().backward()
                         model.zero_grad(set_to_none=True)
@@ -621,17 +639,20 @@ def lever_variants(s: Settings) -> dict[str, Any]:
         return run
 
     return {
-        "generate: LoRA adapter active, no_grad (before)": generate(False, torch.no_grad),
-        "generate: LoRA adapter active, inference_mode": generate(False, torch.inference_mode),
-        "generate: LoRA merged, no_grad": generate(True, torch.no_grad),
-        "generate: LoRA merged, inference_mode (after)": generate(True, torch.inference_mode),
-        "generate: LoRA merged, inference_mode, static cache": generate(
+        "generate: adapter active, no_grad, G-fold prompts (before)": plain_generate(False, torch.no_grad),
+        "generate: adapter active, inference_mode": plain_generate(False, torch.inference_mode),
+        "generate: LoRA merged, no_grad": plain_generate(True, torch.no_grad),
+        "generate: LoRA merged, inference_mode, static cache": plain_generate(
             True, torch.inference_mode, cache_implementation="static"
         ),
-        "generate: adapter off, no LoRA at all (floor)": without_adapter,
-        "update: log-probs fwd+bwd, logits_to_keep (after)": logprob_pass(True, True),
-        "update: log-probs fwd+bwd, all positions' logits": logprob_pass(False, True),
-        "extra no-grad log-prob pass (old/ref; skipped when not needed)": logprob_pass(True, False),
+        "generate_group: inference_mode only": group(False, False),
+        "generate_group: + LoRA merged": group(True, False),
+        "generate_group: + LoRA merged + shared prompt prefill (after)": group(True, True),
+        "generate_group: adapter off, no LoRA compute at all (floor)": without_adapter,
+        "update: log-probs fwd+bwd, all positions' logits": logprob_pass(1, True, keep=False),
+        "update: log-probs fwd+bwd, logits_to_keep": logprob_pass(1, True),
+        "update: log-probs fwd+bwd, logits_to_keep + shared prompts (after)": logprob_pass(s.G, True),
+        "extra no-grad log-prob pass (old/ref; skipped when not needed)": logprob_pass(s.G, False),
     }
 
 

@@ -241,6 +241,12 @@ def lora_merged(model) -> Iterator[bool]:
                 p.requires_grad_(flag)
 
 
+def _takes_cache(model) -> bool:
+    """Whether ``model`` is an HF model whose forward takes a KV cache (``past_key_values``)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return hasattr(base, "config") and "past_key_values" in inspect.signature(base.forward).parameters
+
+
 def shared_prompt_cache(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, G: int):
     """The KV cache of each prompt but its last token, computed once per prompt and repeated G times.
 
@@ -296,7 +302,7 @@ def generate_group(
         with lora_merged(model) if merge_lora else contextlib.nullcontext(), torch.inference_mode():
             kwargs = _generate_kwargs(gen, G)
             ids, mask = prompt_ids, prompt_mask
-            if share_prompt and G > 1 and prompt_ids.shape[1] > 1:
+            if share_prompt and G > 1 and prompt_ids.shape[1] > 1 and _takes_cache(model):
                 kwargs.update(num_return_sequences=1, past_key_values=shared_prompt_cache(model, ids, mask, G))
                 ids, mask = ids.repeat_interleave(G, dim=0), mask.repeat_interleave(G, dim=0)
             out = model.generate(input_ids=ids, attention_mask=mask, eos_token_id=eos, pad_token_id=pad, **kwargs)

@@ -1,12 +1,13 @@
 """The fast paths of the policy give what the plain paths give (mogrpo/models/policy.py).
 
 - ``token_logprobs`` (``logits_to_keep``, row-wise logsumexp) == a full forward + log_softmax + gather,
-  values, entropies and LoRA gradients;
+  values, entropies and LoRA gradients; with ``group_size`` (each prompt run once for its G rows) too;
 - ``lora_merged`` (LoRA folded into the weights) == the adapter-active model: logits within float
   error, identical greedy tokens and identical samples under one seed; the frozen base comes back
   bit-exact, also after an error;
-- ``generate_group`` (inference mode, merged LoRA) returns tensors the update can backprop through,
-  and stops every row at EOS.
+- ``shared_prompt_cache`` (each prompt prefilled once, its cache repeated G times) == a G-fold prefill;
+- ``generate_group`` (inference mode, merged LoRA, shared prefill) gives the plain path's samples,
+  returns tensors the update can backprop through, and stops every row at EOS.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mogrpo.models.policy import (
     encode_prompts,
     generate_group,
     lora_merged,
+    shared_prompt_cache,
+    shares_prompts,
     token_logprobs,
 )
 
@@ -108,6 +111,71 @@ def test_token_logprobs_give_the_same_lora_gradients(policy, batch):
         torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def groups(policy):
+    """3 completions (5 tokens, one ending early) for each of the two prompts: G = 3 consecutive rows."""
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    completion = torch.randint(10, 1000, (6, 5), generator=torch.Generator().manual_seed(2))
+    cmask = torch.ones_like(completion)
+    cmask[1, 3:] = 0
+    return torch.cat([ids.repeat_interleave(3, 0), completion], 1), torch.cat([mask.repeat_interleave(3, 0), cmask], 1)
+
+
+def test_shares_prompts_sees_the_groups(groups):
+    ids, mask = groups
+    assert shares_prompts(ids, mask, 5, 3)
+    assert not shares_prompts(ids, mask, 5, 2)  # rows 0,1 share a prompt but rows 2,3 do not
+    assert not shares_prompts(ids, mask, 5, 4)  # 6 rows are not whole groups of 4
+    other = ids.clone()
+    other[1, -6] += 1  # one prompt token of row 1 differs
+    assert not shares_prompts(other, mask, 5, 3)
+
+
+def test_grouped_logprobs_and_gradients_equal_the_plain_pass(policy, groups):
+    model, _ = policy
+    ids, mask = groups
+    lora = [p for p in model.parameters() if p.requires_grad]
+    weights = torch.randn(6, 5, generator=torch.Generator().manual_seed(3))
+    out = []
+    for G in (3, 1):
+        logp, entropy = token_logprobs(model, ids, mask, 5, 0.8, return_entropy=True, group_size=G)
+        (logp * weights).sum().backward()
+        out.append((logp.detach(), entropy, [p.grad.clone() for p in lora]))
+        model.zero_grad()
+    (lp3, h3, g3), (lp1, h1, g1) = out
+    torch.testing.assert_close(lp3, lp1, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h3, h1, atol=1e-5, rtol=1e-5)
+    assert max(g.abs().max() for g in g1) > 1e-3
+    for a, b in zip(g3, g1):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_grouped_logprobs_of_one_token_completions(policy, groups):
+    model, _ = policy
+    ids, mask = groups
+    ids, mask = ids[:, :-4], mask[:, :-4]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            token_logprobs(model, ids, mask, 1, group_size=3), token_logprobs(model, ids, mask, 1), atol=1e-5, rtol=0
+        )
+
+
+def test_shared_prompt_cache_equals_a_g_fold_prefill(policy):
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    G = 3
+    with torch.no_grad():
+        cache = shared_prompt_cache(model, ids, mask, G)
+        assert cache.get_seq_length() == ids.shape[1] - 1  # all but the last prompt token
+        ids_g, mask_g = ids.repeat_interleave(G, 0), mask.repeat_interleave(G, 0)
+        position_ids = (mask_g.cumsum(-1) - 1).masked_fill(mask_g == 0, 1)
+        shared = model(input_ids=ids_g[:, -1:], attention_mask=mask_g, position_ids=position_ids[:, -1:],
+                       past_key_values=cache).logits  # fmt: skip
+        full = model(input_ids=ids_g, attention_mask=mask_g, position_ids=position_ids).logits[:, -1:]
+    torch.testing.assert_close(shared, full, atol=1e-5, rtol=1e-5)
+
+
 # --------------------------------------------------------------------------- merged LoRA
 def test_merged_lora_logits_match_the_adapter_path(policy, batch):
     model, _ = policy
@@ -177,11 +245,12 @@ def test_merged_generation_gives_the_same_greedy_tokens_and_samples(policy):
     assert torch.equal(a.completion_ids, b.completion_ids) and a.texts == b.texts
     sample = {"max_new_tokens": 8, "temperature": 1.0, "top_p": 1.0, "top_k": 0}
     rolls = []
-    for merge in (True, False):
+    for merge, share in ((True, True), (False, False), (True, False), (False, True)):
         torch.manual_seed(123)
-        rolls.append(generate_group(model, tok, ids, mask, 3, sample, merge_lora=merge))
-    assert torch.equal(rolls[0].completion_ids, rolls[1].completion_ids)
-    assert len(set(map(tuple, rolls[0].completion_ids.tolist()))) > 1  # really sampled: the 3 x 2 rows differ
+        rolls.append(generate_group(model, tok, ids, mask, 3, sample, merge_lora=merge, share_prompt=share))
+    for roll in rolls[1:]:  # fast paths and plain path: the same samples under one seed
+        assert torch.equal(roll.completion_ids, rolls[0].completion_ids)
+    assert len(set(map(tuple, rolls[0].completion_ids.tolist()))) == 6  # really sampled: the 3 x 2 rows differ
 
 
 def test_rollout_tensors_feed_the_update(policy):
