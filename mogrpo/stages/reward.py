@@ -131,7 +131,10 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
         schedule=rm.get("schedule", "constant"),
         warmup_ratio=rm.get("warmup_ratio", 0.0),
     )
-    datamodule = RewardDataModule(dataset, regressor.tokenize, aspects, batch_size=int(rm.batch_size))
+    datamodule = RewardDataModule(
+        dataset, regressor.tokenize, aspects, batch_size=int(rm.batch_size), seed=int(cfg.seed),
+        group_by_length=bool(rm.get("group_by_length", True)),
+    )
     logger = make_logger(cfg, "reward")
     try:
         trainer = hydra.utils.instantiate(
