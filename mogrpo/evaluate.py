@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mogrpo.config import ConfigError, check_reward
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
+from mogrpo.utils.cli import CONF_DIR, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
 
@@ -115,19 +116,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return run_eval_stage(cfg, out_dir, reward_dir, adapter=adapter, extra=extra)
 
 
-# an absolute path: a relative one breaks under the `mogrpo-evaluate` console script
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    from mogrpo.data.errors import DataError
-
-    try:
-        evaluate(cfg)
-    except (ConfigError, DataError) as err:  # a user mistake: one clear line, no traceback
-        log.error("%s: %s", type(err).__name__, err)
-        raise SystemExit(f"error: {err}") from None
+    run_reporting_user_errors(evaluate, cfg)
 
 
 if __name__ == "__main__":

@@ -47,19 +47,11 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             reader = csv.DictReader(f)
             rows = list(reader)
             return rows, list(reader.fieldnames or [])
-    rows, columns = [], {}
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"invalid JSON ({err.msg})", source=str(path), row=line_no) from err
-            if not isinstance(row, dict):
-                raise DataError(f"expected a JSON object, got {type(row).__name__}", source=str(path), row=line_no)
-            rows.append(row)
-            columns.update(dict.fromkeys(row))
+    from mogrpo.data.files import read_json_lines
+
+    rows, columns = read_json_lines(path), {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
     return rows, list(columns)
 
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mogrpo.config import check_config
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
+from mogrpo.utils.cli import CONF_DIR, run_reporting_user_errors
 from mogrpo.utils.distributed import check_launch, is_global_zero, world_size
 
 log = logging.getLogger(__name__)
@@ -126,19 +127,9 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
     return choices
 
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
-    from mogrpo.config import ConfigError
-    from mogrpo.data.errors import DataError
-
-    try:
-        train(cfg)
-    except (ConfigError, DataError) as err:  # a user mistake: one clear line, no traceback
-        log.error("%s: %s", type(err).__name__, err)
-        raise SystemExit(f"error: {err}") from None
+    run_reporting_user_errors(train, cfg)
 
 
 if __name__ == "__main__":

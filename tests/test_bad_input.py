@@ -61,7 +61,7 @@ def test_broken_prompt_file_fails_before_any_model_loads_naming_file_and_line(tm
                            tmp_path=tmp_path)  # fmt: skip
     out = done.stdout + done.stderr
     assert done.returncode != 0
-    assert f"{bad}, row 2: not valid JSON" in out  # stage=all: checked before the reward model trains
+    assert f"{bad}: line 2 is not valid JSON" in out  # stage=all: checked before the reward model trains
     assert not any(mark in out for mark in MODEL_LOAD_MARKS), out[-2000:]
     assert "Traceback" not in out  # one clear line
     assert seconds < 60

@@ -36,10 +36,14 @@ def _open_text(path: Path):
     return path.open(encoding="utf-8")
 
 
-def read_json_lines(path: Path) -> list[dict]:
-    """The objects of a JSON Lines file (``.gz`` ok); blank lines skipped; a bad line is a DataError."""
+def read_json_lines(path: Path, with_line_numbers: bool = False) -> list:
+    """The objects of a JSON Lines file (``.gz`` ok); blank lines skipped; a bad line is a DataError.
+
+    With ``with_line_numbers`` each item is ``(line_number, object)`` so callers can name the line
+    of a bad value.
+    """
     rows = []
-    with _open_text(path) as f:
+    with _open_text(Path(path)) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -49,7 +53,7 @@ def read_json_lines(path: Path) -> list[dict]:
                 raise DataError(f"line {lineno} is not valid JSON ({err.msg})", source=str(path)) from None
             if not isinstance(obj, dict):
                 raise DataError(f"line {lineno} is not a JSON object", source=str(path))
-            rows.append(obj)
+            rows.append((lineno, obj) if with_line_numbers else obj)
     return rows
 
 

@@ -8,7 +8,6 @@ and ``split`` may be None for files that lack them).
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -19,27 +18,10 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Sampler
 
 from mogrpo.data.errors import DataError
+from mogrpo.data.files import read_json_lines
 
 BUILTIN_SPLITS = ("train", "heldout")
 FIELDS = ("id", "prompt", "category", "kind", "split")
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"not valid JSON ({err.msg})", source=str(path), row=line_no) from err
-            if not isinstance(row, dict):
-                raise DataError(
-                    f"expected a JSON object, got {type(row).__name__}", source=str(path), row=line_no
-                )
-            rows.append((line_no, row))
-    return rows
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict]]:
@@ -95,7 +77,7 @@ def prompts_from_file(
         elif suffix == ".parquet":
             rows = _read_datasets(str(local), None)
         else:
-            rows = _read_jsonl(local)
+            rows = read_json_lines(local, with_line_numbers=True)
         if split is not None:
             rows = [(n, r) for n, r in rows if r.get("split", split) == split]
     else:

@@ -28,7 +28,6 @@ pairs for *evaluating* a trained regressor (does safety(chosen) > safety(rejecte
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from mogrpo.data.errors import DataError
+from mogrpo.data.files import read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -328,19 +328,12 @@ def hh_rlhf_harmless_pairs(root: str | Path, max_rows: int | None = None, seed: 
     """
     path = shared_file(root, HH_HARMLESS_FILE)
     prompts, chosen, rejected = [], [], []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"line {lineno} is not valid JSON ({err.msg})", source=str(path)) from None
-            p_c, r_c = split_last_turn(str(obj.get("chosen", "")))
-            p_r, r_r = split_last_turn(str(obj.get("rejected", "")))
-            if p_c != p_r or not r_c or not r_r:
-                continue
-            prompts.append(p_c)
-            chosen.append(r_c)
-            rejected.append(r_r)
+    for obj in read_json_lines(path):
+        p_c, r_c = split_last_turn(str(obj.get("chosen", "")))
+        p_r, r_r = split_last_turn(str(obj.get("rejected", "")))
+        if p_c != p_r or not r_c or not r_r:
+            continue
+        prompts.append(p_c)
+        chosen.append(r_c)
+        rejected.append(r_r)
     return _dataset({"prompt": prompts, "chosen": chosen, "rejected": rejected}, max_rows, seed)

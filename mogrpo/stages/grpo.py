@@ -82,10 +82,9 @@ def _callbacks(cfg: DictConfig) -> list:
 
 def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
     """Train LoRA adapters with GRPO; returns steps, final metrics, adapter path and wall time."""
-    from mogrpo.callbacks import grpo_callbacks
-
     from hydra.utils import instantiate
 
+    from mogrpo.callbacks import grpo_callbacks
     from mogrpo.data.prompts import PromptDataModule
     from mogrpo.models.policy import build_policy, count_trainable
     from mogrpo.modules.grpo_module import GRPOModule
