@@ -3,8 +3,10 @@
 - :func:`build_policy`     config entry -> (peft model, tokenizer); refuses to train nothing
 - :func:`chat_prompts`, :func:`encode_prompts`   user prompts -> left-padded, left-truncated ids
 - :func:`generate_group`   G sampled completions per prompt, consecutive rows, in one ``generate`` call
-  (LoRA folded into the weights for the call: :func:`lora_merged`)
+  (fast path: LoRA folded into the weights, :func:`lora_merged`; each prompt prefilled once,
+  :func:`shared_prompt_cache`)
 - :func:`token_logprobs`   log pi(o_t | q, o_<t) of the completion tokens, one batched forward pass
+  (fast path: only the completion's logits; each prompt run once for its G rows)
 - :func:`reference_logprobs`  the same under the base model (adapters disabled), for the KL term
 """
 
@@ -278,7 +280,7 @@ def generate_group(
     merge_lora: bool = True,
     share_prompt: bool = True,
 ) -> Rollout:
-    """G completions for each of B prompts, ``num_return_sequences=G`` in one ``generate`` call.
+    """G completions for each of B prompts (rows ``b G .. b G + G - 1``) in one ``generate`` call.
 
     ``gen`` holds ``max_new_tokens`` and, when sampling (``do_sample``, default true), ``temperature``,
     ``top_p``, ``top_k`` (0 = off); ``repetition_penalty`` defaults to 1 whatever the model's own

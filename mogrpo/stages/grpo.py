@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,26 @@ def write_history(history: list[dict], path: Path) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in history:
             fh.write(json.dumps(row) + "\n")
+
+
+class HistoryWriter(Callback):
+    """Streams ``history.jsonl`` one line per step (rank 0), so a killed run keeps its metrics.
+
+    At train start the file is rewritten from the module's history (restored from the checkpoint on
+    resume), so the steps re-run after a resume are not written twice.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            write_history(pl_module.history, self.path)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.is_global_zero and pl_module.history:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(pl_module.history[-1]) + "\n")
 
 
 def summarize_history(history: list[dict], window: int = FINAL_WINDOW) -> dict[str, Any]:
@@ -129,7 +150,10 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             logger=logger if logger is not None else False,
             enable_checkpointing=False,
             default_root_dir=str(run_dir),
-            callbacks=[RankOffsetSeed(int(cfg.seed)), checkpoints, *grpo_callbacks(cfg), *_callbacks(cfg)],
+            callbacks=[
+                RankOffsetSeed(int(cfg.seed)), checkpoints, HistoryWriter(history_path),
+                *grpo_callbacks(cfg), *_callbacks(cfg),
+            ],
         )
         if resume is not None:
             log.info("resuming GRPO from %s", resume)
