@@ -656,34 +656,43 @@ def lever_variants(s: Settings) -> dict[str, Any]:
     }
 
 
-def run_levers(s: Settings, repeats: int, out_path: Path) -> dict:
-    """Time every lever variant ``repeats`` times, round-robin (so load drifts hit all alike)."""
-    variants = lever_variants(s)
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    cpu: dict[str, list[float]] = {k: [] for k in variants}
-    tokens: dict[str, int] = {}
-    for fn in variants.values():  # one untimed warm-up call each
-        fn()
-    for r in range(repeats):
-        for k, fn in variants.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            tokens[k] = fn()
-            times[k].append(time.perf_counter() - t0)
-            cpu[k].append(time.process_time() - c0)
-        print(f"[levers] repeat {r + 1}/{repeats} done (load {os.getloadavg()[0]:.2f})", flush=True)
-    rows = {
-        k: {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "times": v,
-            "cpu_median_s": statistics.median(cpu[k]), "cpu_times": cpu[k], "tokens_per_s": tokens[k] / statistics.median(v)}
-        for k, v in times.items()
-    }  # fmt: skip
-    report = {"machine": machine_info(), "settings": asdict(s), "repeats": repeats, "levers": rows}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(report, indent=2))
+def lever_table(rows: dict[str, dict]) -> str:
     lines = ["| variant | median s | min | max | CPU s (median) | tokens/s (median) |", "|---|---|---|---|---|---|"]
     for k, r in rows.items():
         lines.append(f"| {k} | {r['median_s']:.2f} | {r['min_s']:.2f} | {r['max_s']:.2f} | {r['cpu_median_s']:.2f} "
                      f"| {r['tokens_per_s']:.0f} |")
-    print("\n".join(lines))
+    return "\n".join(lines)
+
+
+def run_levers(s: Settings, repeats: int, out_path: Path) -> dict:
+    """Time every lever variant ``repeats`` times, round-robin (so load drifts hit all alike); the
+    JSON is rewritten after every round, so an interrupted run keeps what it measured."""
+    variants = lever_variants(s)
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
+    loads: list[float] = []
+    for fn in variants.values():  # one untimed warm-up call each
+        fn()
+    report: dict[str, Any] = {"settings": asdict(s)}
+    for r in range(repeats):
+        for k, fn in variants.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            tokens = fn()
+            times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+            loads.append(os.getloadavg()[0])
+            print(f"[levers {r + 1}/{repeats}] {k}: {times[k][-1]:.2f} s (load {loads[-1]:.2f})", flush=True)
+        rows = {
+            k: {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "times": v,
+                "cpu_median_s": statistics.median(cpu[k]), "cpu_times": cpu[k],
+                "tokens_per_s": tokens / statistics.median(v)}
+            for k, v in times.items()
+        }  # fmt: skip
+        report = {"machine": machine_info(), "settings": asdict(s), "repeats": r + 1, "loadavg_1min": loads,
+                  "levers": rows}  # fmt: skip
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(report, indent=2))
+    print(lever_table(report["levers"]))
     return report
 
 
