@@ -526,6 +526,7 @@ def run_eval_stage(
     from mogrpo.config import reward_weights
     from mogrpo.eval.alarms import check_alarms
     from mogrpo.eval.calibration import to_jsonable
+    from mogrpo.eval.diversity import diversity
     from mogrpo.eval.refusal import detect_refusal
     from mogrpo.eval.report import write_report
 
@@ -586,6 +587,10 @@ def run_eval_stage(
     for name in ("xstest", "advbench"):
         pset = next((p for p in sets if p.name == name), None)
         result[name] = refusal_checks(pset, answers[name]) if pset is not None else skipped_sets[name]
+    result["diversity"] = {
+        side: (diversity(a["responses"]) if (a := answers["heldout"].get(side)) else None)
+        for side in ("base", "aligned")
+    }
     result["calibration"] = calibration
     result["alarms"] = check_alarms(result, _plain(_select(cfg, "eval.alarms")))
     for alarm in result["alarms"]:
