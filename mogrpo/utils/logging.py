@@ -325,8 +325,13 @@ def make_logger(cfg: DictConfig, job_type: str):
 
 
 def offline_runs(root: str | os.PathLike) -> list[Path]:
-    """The W&B offline run dirs (``wandb/offline-run-*``) under ``root``, oldest first."""
-    return sorted(Path(root).rglob("offline-run-*"), key=lambda p: p.name)
+    """The W&B offline run dirs (``wandb/offline-run-*``) under ``root``, oldest first.
+
+    Names hold the start time to the second (``offline-run-YYYYMMDD_HHMMSS-<id>``); runs started in
+    the same second are ordered by when their directory was last written.
+    """
+    stamp = len("offline-run-YYYYMMDD_HHMMSS")
+    return sorted(Path(root).rglob("offline-run-*"), key=lambda p: (p.name[:stamp], p.stat().st_mtime_ns))
 
 
 def read_wandb_run(run_dir: str | os.PathLike, timeout: float = 60) -> dict[str, Any]:
