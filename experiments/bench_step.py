@@ -105,10 +105,36 @@ class Settings:
     warmup: int = 1
     threads: int = 2
     seed: int = 0
+    quiet_wait: float = 0.0  # before each timed step, wait up to this many seconds for other jobs to pause
 
     @property
     def completions_per_step(self) -> int:
         return self.G * self.prompts_per_step
+
+
+def others_running(window_s: float = 2.0, every_s: float = 0.1) -> float:
+    """Mean number of OTHER runnable tasks on the machine over ``window_s`` (``/proc/loadavg``'s
+    running count, less this sampling process)."""
+    samples = []
+    end = time.monotonic() + window_s
+    while time.monotonic() < end:
+        with open("/proc/loadavg") as fh:
+            samples.append(int(fh.read().split()[3].split("/")[0]) - 1)
+        time.sleep(every_s)
+    return statistics.mean(samples)
+
+
+def wait_for_quiet(max_wait_s: float, threshold: float = 0.25) -> dict:
+    """Wait (at most ``max_wait_s``) until other jobs leave the cores alone: on a shared 2-core
+    machine one busy neighbour makes a 2-thread step several times slower. Returns what happened."""
+    if max_wait_s <= 0 or not os.path.exists("/proc/loadavg"):
+        return {"waited_s": 0.0, "quiet": None}
+    t0 = time.monotonic()
+    while True:
+        busy = others_running()
+        waited = time.monotonic() - t0
+        if busy <= threshold or waited >= max_wait_s:
+            return {"waited_s": round(waited, 1), "quiet": busy <= threshold, "others_running": round(busy, 2)}
 
 
 def peak_rss_mib() -> float:
@@ -189,8 +215,11 @@ def run_mogrpo(s: Settings) -> dict:
         def __init__(self) -> None:
             self.step_s: list[float] = []
             self.cpu_s: list[float] = []
+            self.waits: list[dict] = []
 
-        def on_train_batch_start(self, *_: Any) -> None:
+        def on_train_batch_start(self, trainer, *_: Any) -> None:
+            if trainer.global_step >= s.warmup:
+                self.waits.append(wait_for_quiet(s.quiet_wait))
             self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def on_train_batch_end(self, *_: Any) -> None:
@@ -211,6 +240,7 @@ def run_mogrpo(s: Settings) -> dict:
     gen_s = [h["time/generate_s"] for h in timed]
     out = summarize(timer.step_s[s.warmup :], tokens, gen_s, widths, N, timer.cpu_s[s.warmup :])
     out["threads"] = torch.get_num_threads()
+    out["quiet_waits"] = timer.waits
     return out
 
 
@@ -243,8 +273,11 @@ def run_trl(s: Settings, gradient_checkpointing: bool) -> dict:
         def __init__(self) -> None:
             self.step_s: list[float] = []
             self.cpu_s: list[float] = []
+            self.waits: list[dict] = []
 
         def on_step_begin(self, args, state, control, **_: Any):
+            if state.global_step >= s.warmup:
+                self.waits.append(wait_for_quiet(s.quiet_wait))
             self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **_: Any):
@@ -286,6 +319,7 @@ def run_trl(s: Settings, gradient_checkpointing: bool) -> dict:
                     s.completions_per_step, timer.cpu_s[s.warmup :])  # fmt: skip
     out["threads"] = torch.get_num_threads()
     out["gradient_checkpointing"] = gradient_checkpointing
+    out["quiet_waits"] = timer.waits
     return out
 
 
@@ -304,8 +338,10 @@ def run_generate(s: Settings) -> dict:
     model, tokenizer = load_causal_lm(cfg.spec)
     model = get_peft_model(model, instantiate(cfg.lora, _convert_="all")).eval()
     eos = eos_token_ids(model, tokenizer)
-    gen_s, cpu_s, tokens, widths = [], [], [], []
+    gen_s, cpu_s, tokens, widths, waits = [], [], [], [], []
     for i in range(s.warmup + s.steps):
+        if i >= s.warmup:
+            waits.append(wait_for_quiet(s.quiet_wait))
         batch = [PROMPTS[(i * s.prompts_per_step + j) % len(PROMPTS)] for j in range(s.prompts_per_step)]
         ids, mask, _ = encode_prompts(tokenizer, chat_prompts(tokenizer, batch), 256)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -323,6 +359,7 @@ def run_generate(s: Settings) -> dict:
             widths.append(completion.shape[1])
     result = summarize(gen_s, tokens, gen_s, widths, s.completions_per_step, cpu_s)
     result["threads"] = torch.get_num_threads()
+    result["quiet_waits"] = waits
     return result
 
 
@@ -376,6 +413,7 @@ def pool_rounds(runs: list[dict], N: int) -> dict:
         tokens_per_s=sum(tokens) / sum(step_s), generate_s_median=statistics.median(gen_total),
         gen_tokens_per_s=statistics.mean(r["gen_tokens_per_s"] for r in runs),
         peak_rss_mib=max(r["peak_rss_mib"] for r in runs), rounds=len(runs),
+        quiet_waits=[w for r in runs for w in r.get("quiet_waits", [])],
     )  # fmt: skip
     return out
 
@@ -671,11 +709,13 @@ def run_levers(s: Settings, repeats: int, out_path: Path) -> dict:
     times: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}
     loads: list[float] = []
+    waits: list[dict] = []
     for fn in variants.values():  # one untimed warm-up call each
         fn()
     report: dict[str, Any] = {"settings": asdict(s)}
     for r in range(repeats):
         for k, fn in variants.items():
+            waits.append(wait_for_quiet(s.quiet_wait))
             t0, c0 = time.perf_counter(), time.process_time()
             tokens = fn()
             times[k].append(time.perf_counter() - t0)
@@ -689,7 +729,7 @@ def run_levers(s: Settings, repeats: int, out_path: Path) -> dict:
             for k, v in times.items()
         }  # fmt: skip
         report = {"machine": machine_info(), "settings": asdict(s), "repeats": r + 1, "loadavg_1min": loads,
-                  "levers": rows}  # fmt: skip
+                  "quiet_waits": waits, "levers": rows}  # fmt: skip
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(report, indent=2))
     print(lever_table(report["levers"]))
@@ -709,6 +749,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet-wait", type=float, default=0.0,
+                   help="before each timed step, wait up to this many seconds until no other job is running "
+                        "(shared machines; 0 = off)")
     p.add_argument("--scaling", action="store_true", help="mogrpo only: G in 2,4,8 and tokens in 32,64,128")
     p.add_argument("--levers", action="store_true",
                    help="time each speed lever (merged LoRA, inference mode, static cache, logits_to_keep) "
@@ -735,7 +778,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     steps = args.steps if args.steps is not None else (3 if args.quick else 5)
     warmup = args.warmup if args.warmup is not None else 1
     return Settings(G=args.G, prompts_per_step=args.prompts_per_step, max_new_tokens=args.max_new_tokens,
-                    steps=steps, warmup=warmup, threads=args.threads, seed=args.seed)  # fmt: skip
+                    steps=steps, warmup=warmup, threads=args.threads, seed=args.seed, quiet_wait=args.quiet_wait)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
