@@ -74,3 +74,25 @@ def make_labelled(n_train: int = 24, n_val: int = 8, n_test: int = 8, aspects: S
 def fake_labelled():
     """A small labelled DatasetDict over the default aspects (see :func:`make_labelled`)."""
     return make_labelled()
+
+
+@pytest.fixture
+def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """W&B offline, every wandb file (config, cache, artifact staging) under tmp_path."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(var, str(tmp_path / "wandb_home" / var.lower()))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def reward_dir(tmp_path_factory) -> Path:
+    """An untrained tiny regressor, saved (it only has to give scores)."""
+    from mogrpo.models.regressor import build_regressor
+
+    tmp = tmp_path_factory.mktemp("reward")
+    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp)
+    torch.manual_seed(0)
+    return build_regressor(cfg.reward_model, list(cfg.reward.aspects)).save(tmp / "regressor")

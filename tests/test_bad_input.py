@@ -39,19 +39,6 @@ def _cfg(tmp_path, *overrides):
     return compose_cfg(["experiment=smoke", "logger=none", *overrides], tmp_path)
 
 
-@pytest.fixture(scope="module")
-def reward_dir(tmp_path_factory) -> Path:
-    """An untrained tiny regressor, saved (it only has to give scores)."""
-    from conftest import compose_cfg
-
-    from mogrpo.models.regressor import build_regressor
-
-    tmp = tmp_path_factory.mktemp("reward")
-    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp)
-    torch.manual_seed(0)
-    return build_regressor(cfg.reward_model, list(cfg.reward.aspects)).save(tmp / "regressor")
-
-
 # --------------------------------------------------------------------------- malformed files, end to end
 @pytest.mark.slow  # a subprocess: python -m mogrpo.train
 def test_broken_prompt_file_fails_before_any_model_loads_naming_file_and_line(tmp_path):

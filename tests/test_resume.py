@@ -24,18 +24,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MAX_STEPS = 6
 
 
-@pytest.fixture(scope="module")
-def reward_dir(tmp_path_factory) -> Path:
-    from conftest import compose_cfg
-
-    from mogrpo.models.regressor import build_regressor
-
-    tmp = tmp_path_factory.mktemp("reward")
-    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp)
-    torch.manual_seed(0)
-    return build_regressor(cfg.reward_model, list(cfg.reward.aspects)).save(tmp / "regressor")
-
-
 def _command(run_dir: Path, reward_dir: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "mogrpo.train", "experiment=smoke", "stage=grpo", "logger=none",

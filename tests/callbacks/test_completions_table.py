@@ -24,16 +24,6 @@ from mogrpo.utils.logging import make_wandb_logger, offline_runs, read_wandb_run
 ASPECTS = ["politeness", "safety"]
 
 
-@pytest.fixture
-def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        monkeypatch.setenv(var, str(tmp_path / "wandb_home" / var.lower()))
-    return tmp_path
-
-
 def _rollout(step: int) -> dict:
     """GRPOModule.last_rollout's layout: 2 prompts x G=2 completions, K=2 aspects; numbers grow with the step."""
     return {

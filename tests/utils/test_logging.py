@@ -26,18 +26,6 @@ from mogrpo.utils.logging import (
     wandb_tags,
 )
 
-
-@pytest.fixture
-def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """W&B offline, every wandb file (config, cache, artifact staging) under tmp_path."""
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        monkeypatch.setenv(var, str(tmp_path / "wandb_home" / var.lower()))
-    return tmp_path
-
-
 # ---------------------------------------------------------------- names, groups, tags
 
 
