@@ -241,6 +241,9 @@ def run_mogrpo(s: Settings) -> dict:
     out = summarize(timer.step_s[s.warmup :], tokens, gen_s, widths, N, timer.cpu_s[s.warmup :])
     out["threads"] = torch.get_num_threads()
     out["quiet_waits"] = timer.waits
+    out["phases_median_s"] = {  # where a step's time goes
+        k.removeprefix("time/"): statistics.median(h[k] for h in timed) for k in timed[0] if k.startswith("time/")
+    }
     return out
 
 
@@ -637,16 +640,16 @@ def lever_variants(s: Settings) -> dict[str, Any]:
 
         return run
 
-    def group(merge: bool, share: bool):
+    def group(merge: bool, share: bool, fast: bool):
         def run():
-            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=merge, share_prompt=share)
+            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=merge, share_prompt=share, fast_sampling=fast)
             return tokens
 
         return run
 
     def without_adapter():
-        with model.disable_adapter(), torch.inference_mode():
-            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=False, share_prompt=False)
+        with model.disable_adapter():
+            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=False)
         return tokens
 
     g = torch.Generator().manual_seed(s.seed)
@@ -683,10 +686,11 @@ def lever_variants(s: Settings) -> dict[str, Any]:
         "generate: LoRA merged, inference_mode, static cache": plain_generate(
             True, torch.inference_mode, cache_implementation="static"
         ),
-        "generate_group: inference_mode only": group(False, False),
-        "generate_group: + LoRA merged": group(True, False),
-        "generate_group: + LoRA merged + shared prompt prefill (after)": group(True, True),
-        "generate_group: adapter off, no LoRA compute at all (floor)": without_adapter,
+        "generate_group: inference_mode only": group(False, False, False),
+        "generate_group: + LoRA merged": group(True, False, False),
+        "generate_group: + LoRA merged + shared prompt prefill": group(True, True, False),
+        "generate_group: + merged + shared + inverse-CDF sampling (after)": group(True, True, True),
+        "generate_group: adapter off (no LoRA compute), shared, inverse-CDF (floor)": without_adapter,
         "update: log-probs fwd+bwd, all positions' logits": logprob_pass(1, True, keep=False),
         "update: log-probs fwd+bwd, logits_to_keep": logprob_pass(1, True),
         "update: log-probs fwd+bwd, logits_to_keep + shared prompts (after)": logprob_pass(s.G, True),

@@ -181,6 +181,42 @@ def _generate_kwargs(gen: Mapping, num_return_sequences: int) -> dict[str, Any]:
     return kwargs
 
 
+class InverseCDFSampler:
+    """The last logits processor of a greedy ``generate`` that makes it sample: draws one token per
+    row from ``softmax(scores)`` and leaves only that token finite, so the argmax returns the draw.
+
+        i = min { i : sum_{j <= i} p_j >= u sum_j p_j },   u ~ U(0, 1]
+
+    The distribution ``torch.multinomial(probs, 1)`` (HF's sampler) draws from, computed in float64
+    (a token of probability 0 is never drawn), with one uniform per row and a binary search instead
+    of V exponentials: 0.1 ms instead of 7 ms per decode step for 8 x 49k logits on 2 CPU threads.
+    The random stream differs from HF's, so a seed gives other (equally distributed) samples.
+    """
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        cdf = torch.softmax(scores.double(), dim=-1).cumsum(dim=-1)
+        u = (1.0 - torch.rand(scores.shape[0], 1, dtype=cdf.dtype, device=cdf.device)) * cdf[:, -1:]
+        token = torch.searchsorted(cdf, u).clamp_(max=scores.shape[-1] - 1)
+        return torch.full_like(scores, float("-inf")).scatter_(1, token, 0.0)
+
+
+def _inverse_cdf_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``generate`` kwargs that sample with :class:`InverseCDFSampler`: greedy decoding after HF's own
+    temperature / top-k / top-p warpers (in HF's order), then the sampler."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    kwargs = dict(kwargs)
+    temperature, top_k, top_p = kwargs.pop("temperature"), kwargs.pop("top_k"), kwargs.pop("top_p")
+    warpers = [
+        *([TemperatureLogitsWarper(temperature)] if temperature != 1.0 else []),
+        *([TopKLogitsWarper(top_k)] if top_k else []),
+        *([TopPLogitsWarper(top_p)] if top_p < 1.0 else []),
+    ]
+    kwargs.update(do_sample=False, top_k=None, top_p=None, temperature=None,
+                  logits_processor=LogitsProcessorList([*warpers, InverseCDFSampler()]))  # fmt: skip
+    return kwargs
+
+
 def _plain_lora_layers(model) -> list | None:
     """The LoRA layers of ``model`` if every one is a plain LoRA ``Linear`` whose active adapters
     fold into the base weight as ``W + s B A``; None when some layer cannot be folded (DoRA or
@@ -279,6 +315,7 @@ def generate_group(
     gen: Mapping,
     merge_lora: bool = True,
     share_prompt: bool = True,
+    fast_sampling: bool = True,
 ) -> Rollout:
     """G completions for each of B prompts (rows ``b G .. b G + G - 1``) in one ``generate`` call.
 
@@ -289,9 +326,12 @@ def generate_group(
 
     Speed: ``torch.inference_mode`` (no autograd bookkeeping at all); with ``merge_lora`` the LoRA
     adapters folded into the base weights for the call (:func:`lora_merged`); with ``share_prompt``
-    each prompt's prefill run once, not G times (:func:`shared_prompt_cache`). Both give the samples
-    of the plain path up to float rounding. The returned tensors are normal tensors (cloned out of
-    inference mode), usable in the update's autograd graph.
+    each prompt's prefill run once, not G times (:func:`shared_prompt_cache`); with ``fast_sampling``
+    tokens drawn by :class:`InverseCDFSampler` instead of ``torch.multinomial``. The first two give
+    the samples of the plain path up to float rounding, the third the same distribution from another
+    random stream. The last two need an HF model (a forward that takes ``past_key_values``). The
+    returned tensors are normal tensors (cloned out of inference mode), usable in the update's
+    autograd graph.
     """
     eos = eos_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
@@ -304,8 +344,12 @@ def generate_group(
         with lora_merged(model) if merge_lora else contextlib.nullcontext(), torch.inference_mode():
             kwargs = _generate_kwargs(gen, G)
             ids, mask = prompt_ids, prompt_mask
-            if share_prompt and G > 1 and prompt_ids.shape[1] > 1 and _takes_cache(model):
-                kwargs.update(num_return_sequences=1, past_key_values=shared_prompt_cache(model, ids, mask, G))
+            if _takes_cache(model):  # an HF model: the rows repeated here, not by num_return_sequences
+                if bool(gen.get("fast_sampling", fast_sampling)) and kwargs["do_sample"]:
+                    kwargs = _inverse_cdf_kwargs(kwargs)
+                if share_prompt and G > 1 and ids.shape[1] > 1:
+                    kwargs["past_key_values"] = shared_prompt_cache(model, ids, mask, G)
+                kwargs["num_return_sequences"] = 1
                 ids, mask = ids.repeat_interleave(G, dim=0), mask.repeat_interleave(G, dim=0)
             out = model.generate(input_ids=ids, attention_mask=mask, eos_token_id=eos, pad_token_id=pad, **kwargs)
     finally:

@@ -6,6 +6,7 @@
   error, identical greedy tokens and identical samples under one seed; the frozen base comes back
   bit-exact, also after an error;
 - ``shared_prompt_cache`` (each prompt prefilled once, its cache repeated G times) == a G-fold prefill;
+- ``InverseCDFSampler`` draws from the softmax (after HF's temperature / top-k / top-p warpers);
 - ``generate_group`` (inference mode, merged LoRA, shared prefill) gives the plain path's samples,
   returns tensors the update can backprop through, and stops every row at EOS.
 """
@@ -19,6 +20,8 @@ import torch
 from omegaconf import OmegaConf
 
 from mogrpo.models.policy import (
+    InverseCDFSampler,
+    _inverse_cdf_kwargs,
     build_policy,
     chat_prompts,
     encode_prompts,
@@ -233,6 +236,59 @@ def test_dora_is_not_folded_and_still_generates_the_same(model_cfg):
     a = generate_group(model, tok, ids, mask, 1, gen, merge_lora=True)
     b = generate_group(model, tok, ids, mask, 1, gen, merge_lora=False)
     assert torch.equal(a.completion_ids, b.completion_ids)
+
+
+# --------------------------------------------------------------------------- sampling
+def test_inverse_cdf_sampler_draws_from_the_softmax():
+    torch.manual_seed(0)
+    scores = torch.tensor([2.0, 0.0, float("-inf"), 1.0, -1.0]).repeat(40000, 1)
+    out = InverseCDFSampler()(None, scores)
+    assert (torch.isfinite(out).sum(dim=1) == 1).all()  # one finite entry per row: greedy argmax returns it
+    draws = out.argmax(dim=1)
+    freq = torch.bincount(draws, minlength=5).double() / len(draws)
+    p = torch.softmax(scores[0].double(), dim=0)
+    assert freq[2] == 0  # probability 0 is never drawn
+    sigma = (p * (1 - p) / len(draws)).sqrt()
+    assert ((freq - p).abs() <= 4 * sigma + 1e-12).all(), (freq, p)
+
+
+def test_inverse_cdf_kwargs_keep_hfs_warpers_in_order():
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    kwargs = _inverse_cdf_kwargs({"do_sample": True, "temperature": 0.7, "top_k": 5, "top_p": 0.9, "max_new_tokens": 3})
+    types = [type(proc) for proc in kwargs["logits_processor"]]
+    assert types == [TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, InverseCDFSampler]
+    assert kwargs["do_sample"] is False and kwargs["max_new_tokens"] == 3
+    plain = _inverse_cdf_kwargs({"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0})
+    assert [type(proc) for proc in plain["logits_processor"]] == [InverseCDFSampler]
+
+
+def test_fast_sampling_applies_top_k(policy):
+    """top_k=1 leaves one token: sampling then must give the greedy completion."""
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    greedy = generate_group(model, tok, ids, mask, 1, {"max_new_tokens": 6, "do_sample": False})
+    top1 = generate_group(model, tok, ids, mask, 2, {"max_new_tokens": 6, "top_k": 1, "temperature": 1.3})
+    assert torch.equal(top1.completion_ids, greedy.completion_ids.repeat_interleave(2, dim=0))
+
+
+def test_fast_sampling_can_be_switched_off_from_config(policy):
+    """``generation.fast_sampling: false`` samples with HF's own multinomial: the stream of a plain
+    ``model.generate(do_sample=True)`` under the same seed."""
+    model, tok = policy
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    gen = {"max_new_tokens": 6, "temperature": 1.0, "top_p": 1.0, "top_k": 0}
+    torch.manual_seed(7)
+    off = generate_group(model, tok, ids, mask, 1, {**gen, "fast_sampling": False}, merge_lora=False)
+    torch.manual_seed(7)
+    with torch.inference_mode():
+        ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=True, top_k=0,
+                             top_p=1.0, temperature=1.0, pad_token_id=tok.pad_token_id)  # fmt: skip
+    n = off.completion_ids.shape[1]
+    assert torch.equal(off.completion_ids[off.completion_mask.bool()], ref[:, ids.shape[1]:][:, :n][off.completion_mask.bool()])
+    torch.manual_seed(7)
+    on = generate_group(model, tok, ids, mask, 1, gen, merge_lora=False)
+    assert not torch.equal(on.completion_ids, off.completion_ids)  # the other random stream
 
 
 # --------------------------------------------------------------------------- generation
