@@ -106,6 +106,9 @@ class Settings:
     threads: int = 2
     seed: int = 0
     quiet_wait: float = 0.0  # before each timed step, wait up to this many seconds for other jobs to pause
+    # glibc malloc thresholds raised (mogrpo/utils/allocator.py): mogrpo's default; the peers only on request
+    retain_freed_memory: bool = True
+    peers_retain_freed_memory: bool = False
 
     @property
     def completions_per_step(self) -> int:
@@ -201,6 +204,10 @@ def run_mogrpo(s: Settings) -> dict:
     from mogrpo.modules.grpo_module import GRPOModule
 
     _setup(s)
+    if s.retain_freed_memory:  # as mogrpo.train does with its default retain_freed_memory: true
+        from mogrpo.utils.allocator import retain_freed_memory
+
+        retain_freed_memory()
     grpo_cfg = _omegaconf_yaml(
         GRPO_YAML,
         **{"G": s.G, "batch_size": s.completions_per_step, "num_iterations": 1, "kl.beta": 0.0, "optim.lr": s.lr,
@@ -373,6 +380,10 @@ def worker(name: str, s: Settings) -> dict:
         "trl_no_gc": lambda: run_trl(s, gradient_checkpointing=False),
         "generate": lambda: run_generate(s),
     }
+    if name != "mogrpo" and s.peers_retain_freed_memory:  # the same allocator setting for TRL and generate
+        from mogrpo.utils.allocator import retain_freed_memory
+
+        retain_freed_memory()
     result = runners[name]()
     result["peak_rss_mib"] = peak_rss_mib()
     result["settings"] = asdict(s)
@@ -390,7 +401,8 @@ def run_in_subprocess(name: str, s: Settings, log_dir: Path) -> dict:
     log_path = log_dir / f"{name}.log"
     t0 = time.perf_counter()
     with log_path.open("a", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env, check=False)
     if proc.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
         raise RuntimeError(f"worker {name!r} failed (exit {proc.returncode}); log {log_path}:\n" + "\n".join(tail))
@@ -756,6 +768,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quiet-wait", type=float, default=0.0,
                    help="before each timed step, wait up to this many seconds until no other job is running "
                         "(shared machines; 0 = off)")
+    p.add_argument("--no-retain-freed-memory", action="store_true",
+                   help="mogrpo without its malloc setting (train.yaml retain_freed_memory: false)")
+    p.add_argument("--peers-retain-freed-memory", action="store_true",
+                   help="give TRL and raw generate mogrpo's malloc setting too (not their default)")
     p.add_argument("--scaling", action="store_true", help="mogrpo only: G in 2,4,8 and tokens in 32,64,128")
     p.add_argument("--levers", action="store_true",
                    help="time each speed lever (merged LoRA, inference mode, static cache, logits_to_keep) "
@@ -782,7 +798,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     steps = args.steps if args.steps is not None else (3 if args.quick else 5)
     warmup = args.warmup if args.warmup is not None else 1
     return Settings(G=args.G, prompts_per_step=args.prompts_per_step, max_new_tokens=args.max_new_tokens,
-                    steps=steps, warmup=warmup, threads=args.threads, seed=args.seed, quiet_wait=args.quiet_wait)  # fmt: skip
+                    steps=steps, warmup=warmup, threads=args.threads, seed=args.seed, quiet_wait=args.quiet_wait,
+                    retain_freed_memory=not args.no_retain_freed_memory,
+                    peers_retain_freed_memory=args.peers_retain_freed_memory)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -810,7 +828,8 @@ def main(argv: list[str] | None = None) -> None:
     m = report["machine"]
     print(f"\n{m['date']} on {m['host']} ({m['cpu_count']} cores, load {m['loadavg_1_5_15']}), "
           f"{s.threads} torch threads, {s.steps} timed steps x {rounds} round(s) after {s.warmup} warm-up, "
-          f"G={s.G} x {s.prompts_per_step} prompts, {s.max_new_tokens} new tokens\n")  # fmt: skip
+          f"G={s.G} x {s.prompts_per_step} prompts, {s.max_new_tokens} new tokens; malloc thresholds raised for "
+          f"mogrpo: {s.retain_freed_memory}, for TRL / generate: {s.peers_retain_freed_memory}\n")  # fmt: skip
     print(format_table(report["results"], report["ratios"]))
     print(f"\nwritten to {out}")
 

@@ -40,6 +40,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from mogrpo.utils.seed import seed_everything
 
     seed_everything(cfg.seed)
+    if cfg.get("retain_freed_memory", True):
+        from mogrpo.utils.allocator import retain_freed_memory
+
+        retain_freed_memory()
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
