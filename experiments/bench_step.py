@@ -430,6 +430,10 @@ def pool_rounds(runs: list[dict], N: int) -> dict:
         peak_rss_mib=max(r["peak_rss_mib"] for r in runs), rounds=len(runs),
         quiet_waits=[w for r in runs for w in r.get("quiet_waits", [])],
     )  # fmt: skip
+    if all("phases_median_s" in r for r in runs):  # the median over rounds of each phase's median
+        out["phases_median_s"] = {
+            k: statistics.median(r["phases_median_s"][k] for r in runs) for k in runs[0]["phases_median_s"]
+        }
     return out
 
 
