@@ -560,6 +560,16 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
                 plots.append(p.name)
         except Exception as err:  # a plot that cannot be drawn never costs the table
             log.warning("could not draw %s: %s", p.name, err)
+    sensitivity = None
+    if "grpo.G" in keys:  # a G sweep: the spread of final safety over seeds, per G
+        from mogrpo.eval.sensitivity import group_size_sensitivity
+
+        try:
+            sensitivity = group_size_sensitivity(roots, out_dir=out_dir)
+            if sensitivity["plot"]:
+                plots.append(Path(sensitivity["plot"]).name)
+        except Exception as err:  # never costs the table
+            log.warning("could not write the group-size sensitivity: %s", err)
     csv_path = write_csv(out_dir / "summary.csv", keys, names, rows)
     md_path = write_markdown(out_dir / "summary.md", roots, keys, names, rows, jobs, plots)
     return {
@@ -579,6 +589,7 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
             for r in rows
         ],
         "failed": [str(j.dir) for j in jobs if not j.ok],
+        "sensitivity": sensitivity["markdown"] if sensitivity else None,
     }
 
 

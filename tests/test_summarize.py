@@ -126,7 +126,13 @@ def test_summary_table_numbers(multirun, tmp_path):
         str(multirun / "4")
     ]
     assert "## Failed jobs" in md and f"`{multirun / '4'}`" in md and "seed=3" in md
-    for png in ("aspects.png", "reward_curves.png", "group_stats.png", "safety_by_G.png"):
+    # a G sweep also gets the group-size sensitivity table (mogrpo/eval/sensitivity.py), linked here
+    assert result["sensitivity"] == str(out / "sensitivity.md")
+    sens = (out / "sensitivity.md").read_text()
+    # G, seeds, mean / std / min / max / range of the aligned safety (0.60, 0.80 and 0.90, 0.70)
+    assert "| 2 | 2 (1, 2) | 0.7000 | 0.1414 | 0.6000 | 0.8000 | 0.2000 |" in sens
+    assert "| 4 | 2 (1, 2) | 0.8000 | 0.1414 | 0.7000 | 0.9000 | 0.2000 |" in sens
+    for png in ("aspects.png", "reward_curves.png", "group_stats.png", "safety_by_G.png", "sensitivity.png"):
         assert (out / png).stat().st_size > 1000, png
         assert f"![{png}]({png})" in md
 
