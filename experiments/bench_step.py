@@ -658,7 +658,8 @@ def lever_variants(s: Settings) -> dict[str, Any]:
 
     def group(merge: bool, share: bool, fast: bool):
         def run():
-            generate_group(model, tok, ids, mask, s.G, gen, merge_lora=merge, share_prompt=share, fast_sampling=fast)
+            generate_group(model, tok, ids, mask, s.G, {**gen, "fast_sampling": fast}, merge_lora=merge,
+                           share_prompt=share)  # fmt: skip
             return tokens
 
         return run

@@ -315,7 +315,6 @@ def generate_group(
     gen: Mapping,
     merge_lora: bool = True,
     share_prompt: bool = True,
-    fast_sampling: bool = True,
 ) -> Rollout:
     """G completions for each of B prompts (rows ``b G .. b G + G - 1``) in one ``generate`` call.
 
@@ -326,8 +325,8 @@ def generate_group(
 
     Speed: ``torch.inference_mode`` (no autograd bookkeeping at all); with ``merge_lora`` the LoRA
     adapters folded into the base weights for the call (:func:`lora_merged`); with ``share_prompt``
-    each prompt's prefill run once, not G times (:func:`shared_prompt_cache`); with ``fast_sampling``
-    tokens drawn by :class:`InverseCDFSampler` instead of ``torch.multinomial``. The first two give
+    each prompt's prefill run once, not G times (:func:`shared_prompt_cache`); with
+    ``gen["fast_sampling"]`` (default true) tokens drawn by :class:`InverseCDFSampler` instead of ``torch.multinomial``. The first two give
     the samples of the plain path up to float rounding, the third the same distribution from another
     random stream. The last two need an HF model (a forward that takes ``past_key_values``). The
     returned tensors are normal tensors (cloned out of inference mode), usable in the update's
@@ -345,7 +344,7 @@ def generate_group(
             kwargs = _generate_kwargs(gen, G)
             ids, mask = prompt_ids, prompt_mask
             if _takes_cache(model):  # an HF model: the rows repeated here, not by num_return_sequences
-                if bool(gen.get("fast_sampling", fast_sampling)) and kwargs["do_sample"]:
+                if bool(gen.get("fast_sampling", True)) and kwargs["do_sample"]:
                     kwargs = _inverse_cdf_kwargs(kwargs)
                 if share_prompt and G > 1 and ids.shape[1] > 1:
                     kwargs["past_key_values"] = shared_prompt_cache(model, ids, mask, G)

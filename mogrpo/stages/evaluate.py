@@ -174,6 +174,15 @@ def _shared_file(cfg: DictConfig, relative: str) -> tuple[Path | None, str | Non
     return path, None
 
 
+def _enabled_shared_file(cfg: DictConfig, section: str, relative: str) -> tuple[Path | None, dict | None]:
+    """(the file, None) when ``eval.<section>.enabled`` and the file is in the shared data folder,
+    else (None, the :func:`skipped` record saying why)."""
+    if not _select(cfg, f"eval.{section}.enabled", False):
+        return None, skipped(f"disabled (eval.{section}.enabled=false)")
+    path, why = _shared_file(cfg, relative)
+    return (path, None) if path is not None else (None, skipped(why))
+
+
 def stratified_head(rows: Sequence[dict], limit: int | None, key: str = "kind") -> list[dict]:
     """At most ``limit`` rows, each value of ``row[key]`` keeping its share: value v with n_v of the N
     rows gets ``floor(limit * n_v / N)`` of its first rows, the left-over places going to the largest
@@ -203,11 +212,9 @@ def xstest_set(cfg: DictConfig) -> PromptSet | dict:
     from mogrpo.data.eval_sets import XSTEST_FILE, load_xstest
     from mogrpo.data.public import subsample
 
-    if not _select(cfg, "eval.xstest.enabled", False):
-        return skipped("disabled (eval.xstest.enabled=false)")
-    path, why = _shared_file(cfg, XSTEST_FILE)
+    path, skip = _enabled_shared_file(cfg, "xstest", XSTEST_FILE)
     if path is None:
-        return skipped(why)
+        return skip
     rows = load_xstest(path.parents[1])
     keep = subsample(len(rows), _select(cfg, "eval.xstest.limit"), int(_select(cfg, "eval.subset_seed", 0) or 0))
     rows = [{**rows[i], "kind": "benign" if rows[i]["label"] == "safe" else "adversarial"} for i in keep]
@@ -218,11 +225,9 @@ def advbench_set(cfg: DictConfig) -> PromptSet | dict:
     """AdvBench harmful behaviours (kind adversarial), the first ``eval.advbench.limit``."""
     from mogrpo.data.eval_sets import ADVBENCH_FILE, load_advbench
 
-    if not _select(cfg, "eval.advbench.enabled", False):
-        return skipped("disabled (eval.advbench.enabled=false)")
-    path, why = _shared_file(cfg, ADVBENCH_FILE)
+    path, skip = _enabled_shared_file(cfg, "advbench", ADVBENCH_FILE)
     if path is None:
-        return skipped(why)
+        return skip
     rows = load_advbench(path.parents[1], limit=_select(cfg, "eval.advbench.limit"))
     return PromptSet("advbench", "AdvBench", [{**r, "kind": "adversarial"} for r in rows])
 
