@@ -338,8 +338,9 @@ def run_generate(s: Settings) -> dict:
     import torch
     from peft import get_peft_model
 
+    from mogrpo.models.generation import completion_mask, eos_token_ids
     from mogrpo.models.loading import load_causal_lm
-    from mogrpo.models.policy import chat_prompts, completion_mask, encode_prompts, eos_token_ids
+    from mogrpo.models.policy import chat_prompts, encode_prompts
 
     _setup(s)
     from hydra.utils import instantiate
@@ -626,14 +627,10 @@ def lever_variants(s: Settings) -> dict[str, Any]:
 
     import torch
 
-    from mogrpo.models.policy import (
-        build_policy,
-        chat_prompts,
-        encode_prompts,
-        generate_group,
-        lora_merged,
-        token_logprobs,
-    )
+    from mogrpo.models.generation import generate_group
+    from mogrpo.models.logprobs import token_logprobs
+    from mogrpo.models.lora_merge import lora_merged
+    from mogrpo.models.policy import build_policy, chat_prompts, encode_prompts
 
     _setup(s)
     model, tok = build_policy(model_cfg())
@@ -676,21 +673,18 @@ def lever_variants(s: Settings) -> dict[str, Any]:
     T = s.max_new_tokens
 
     def logprob_pass(group_size: int, backward: bool, keep: bool = True):
-        import mogrpo.models.policy as policy_mod
+        from mogrpo.models import fast_paths
 
         def run():
             model.train()
-            supports = policy_mod._supports_logits_to_keep
-            if not keep:  # the plain path: every position's logits
-                policy_mod._supports_logits_to_keep = lambda _m: False
+            off = () if keep else ("logits_to_keep",)  # the plain path: every position's logits
             try:
-                with contextlib.nullcontext() if backward else torch.no_grad():
+                with fast_paths.switched_off(*off), contextlib.nullcontext() if backward else torch.no_grad():
                     logp = token_logprobs(model, full_ids, full_mask, T, group_size=group_size)
                     if backward:
                         logp.sum().backward()
                         model.zero_grad(set_to_none=True)
             finally:
-                policy_mod._supports_logits_to_keep = supports
                 model.eval()
             return s.completions_per_step * T
 

@@ -148,7 +148,7 @@ def test_empty_completions_are_scored_not_a_crash(tmp_path, reward_dir, monkeypa
 
 
 def test_prompts_over_the_limit_are_cut_from_the_left_and_counted(tmp_path, reward_dir, monkeypatch):
-    from mogrpo.models import policy as policy_mod
+    from mogrpo.models import generation as policy_mod
     from mogrpo.stages.grpo import run_grpo_stage
 
     widths: list[int] = []

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mogrpo.models.policy import chat_prompts, encode_prompts, generate_group
+from mogrpo.models.generation import generate_group
+from mogrpo.models.policy import chat_prompts, encode_prompts
 
 
 def generate_responses(

@@ -38,14 +38,9 @@ from mogrpo.grpo import (
     update_lagrange_multiplier,
     weighted_reward,
 )
-from mogrpo.models.policy import (
-    Rollout,
-    chat_prompts,
-    encode_prompts,
-    generate_group,
-    reference_logprobs,
-    token_logprobs,
-)
+from mogrpo.models.generation import Rollout, generate_group
+from mogrpo.models.logprobs import reference_logprobs, token_logprobs
+from mogrpo.models.policy import chat_prompts, encode_prompts
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ and each aspect's metrics are updated only on the rows labelled for that aspect.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,8 @@ from torchmetrics import (
 )
 
 from mogrpo.models.regressor import MultiAspectRegressor
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 SCHEDULES = ("constant", "linear")
@@ -122,7 +125,14 @@ class RewardDataModule(LightningDataModule):
         # Random batches of similar lengths: pairs are padded to the longest in their batch, so
         # grouping cuts the padded tokens the encoder processes (about half on the builtin data).
         # Under DDP Lightning swaps in a DistributedSampler (plain shuffling).
-        from transformers.trainer_pt_utils import LengthGroupedSampler
+        try:
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+        except ImportError as err:  # moved or gone in this transformers: say so, then shuffle plainly
+            import transformers
+
+            log.warning("fast path 'group_by_length' is off: %s (transformers %s); batches are shuffled plainly",
+                        err, transformers.__version__)  # fmt: skip
+            return self._loader("train", shuffle=True)
 
         train = self.dataset["train"]
         lengths = [len(p) + len(r) for p, r in zip(train["prompt"], train["response"])]

@@ -129,7 +129,7 @@ def check_adapter(path: str | Path, key: str) -> Path:
 def load_policy_for_eval(cfg: DictConfig, adapter: Path | None):
     """The base causal LM with the adapter loaded on top (or the bare base when ``adapter`` is None)."""
     from mogrpo.models.loading import load_causal_lm
-    from mogrpo.models.policy import to_plain
+    from mogrpo.utils.io import to_plain
 
     model, tokenizer = load_causal_lm(to_plain(cfg.model.spec))
     if adapter is not None:

@@ -107,6 +107,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
 
     from mogrpo.callbacks import grpo_callbacks
     from mogrpo.data.prompts import PromptDataModule
+    from mogrpo.models import fast_paths
     from mogrpo.models.policy import build_policy, count_trainable
     from mogrpo.modules.grpo_module import GRPOModule
     from mogrpo.utils.checkpoint import CHECKPOINTS_DIR, STATE_NAME, GRPOCheckpoint, resolve_resume
@@ -123,6 +124,11 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     regressor = load_regressor(reward_dir, list(cfg.reward.aspects))
     policy, tokenizer = build_policy(cfg.model)
     n_trainable = count_trainable(policy)
+    speed = fast_paths.report(policy)
+    for path, reason in speed.items():
+        if reason is not None:
+            fast_paths.warn_unavailable(path, reason)
+    log.info("fast paths on: %s", ", ".join(p for p, r in speed.items() if r is None) or "none")
     log.info("GRPO: %d prompts, %d per step, %d trainable LoRA parameters", len(datamodule.prompts),
              prompts_per_step, n_trainable)
     module = GRPOModule(
@@ -172,6 +178,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
         "adapter": str(adapter_dir),
         "history": str(history_path),
         "trainable_params": n_trainable,
+        "fast_paths": {path: "on" if reason is None else f"off: {reason}" for path, reason in speed.items()},
         "world_size": int(trainer.world_size),
         "resumed_from": str(resume) if resume is not None else None,
         "checkpoints": [str(run_dir / CHECKPOINTS_DIR / f"step_{s}") for s in checkpoints.saved],

@@ -44,7 +44,8 @@ def retain_freed_memory(threshold: int = DEFAULT_THRESHOLD) -> bool:
     """
     libc = _glibc()
     if libc is None:
-        log.debug("not glibc: malloc thresholds left as they are")
+        log.warning("retain_freed_memory is off: the C library is not glibc, so freed memory goes back to the OS "
+                    "and each GRPO step page-faults its buffers again (set retain_freed_memory=false to silence)")
         return False
     ok = bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold))) and bool(libc.mallopt(M_TRIM_THRESHOLD, int(threshold)))
     if not ok:

@@ -19,18 +19,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from mogrpo.models.policy import (
+from mogrpo.models import fast_paths
+from mogrpo.models.generation import (
     InverseCDFSampler,
     _inverse_cdf_kwargs,
-    build_policy,
-    chat_prompts,
-    encode_prompts,
     generate_group,
-    lora_merged,
     shared_prompt_cache,
-    shares_prompts,
-    token_logprobs,
 )
+from mogrpo.models.logprobs import shares_prompts, token_logprobs
+from mogrpo.models.lora_merge import lora_merged
+from mogrpo.models.policy import build_policy, chat_prompts, encode_prompts
 
 ALL_PROJ = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = ["Hi!", "How do tides work, and why are there two a day?"]
@@ -174,7 +172,7 @@ def test_shared_prompt_cache_equals_a_g_fold_prefill(policy):
         ids_g, mask_g = ids.repeat_interleave(G, 0), mask.repeat_interleave(G, 0)
         position_ids = (mask_g.cumsum(-1) - 1).masked_fill(mask_g == 0, 1)
         shared = model(input_ids=ids_g[:, -1:], attention_mask=mask_g, position_ids=position_ids[:, -1:],
-                       past_key_values=cache).logits  # fmt: skip
+                       **fast_paths.cache_kwargs(model, cache)).logits  # fmt: skip
         full = model(input_ids=ids_g, attention_mask=mask_g, position_ids=position_ids).logits[:, -1:]
     torch.testing.assert_close(shared, full, atol=1e-5, rtol=1e-5)
 
@@ -333,3 +331,77 @@ def test_generation_stops_when_every_row_has_hit_eos(model_cfg):
     assert stopped.completion_ids.shape[1] == first + 1  # no decode step after the last row finished
     assert stopped.num_tokens == first + 1 and not bool(stopped.truncated[0])
     assert torch.equal(stopped.completion_ids[0], free.completion_ids[0, : first + 1])
+
+
+# --------------------------------------------------------------------------- which paths run (fast_paths.py)
+def test_every_fast_path_runs_on_the_installed_versions(policy):
+    """On the pinned libraries every speed path must really run: fails if one turns itself off, as the
+    shared prefill and the inverse-CDF sampler did when transformers 5.24 renamed ``past_key_values``."""
+    model, tok = policy
+    assert fast_paths.report(model) == {path: None for path in fast_paths.PATHS}
+    fast_paths.reset_counts()
+    ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
+    roll = generate_group(model, tok, ids, mask, 2, {"max_new_tokens": 4})
+    assert set(roll.fast_paths) == {"merged_lora", "fast_sampling", "shared_prompt_prefill"}
+    token_logprobs(model, roll.input_ids, roll.attention_mask, roll.completion_ids.shape[1], group_size=2)
+    assert all(n > 0 for n in fast_paths.counts().values()), fast_paths.counts()
+
+
+class _NoCacheLM(torch.nn.Module):
+    """A model whose forward takes neither ``cache`` nor ``past_key_values`` (nor ``logits_to_keep``)."""
+
+    config = object()
+
+    def forward(self, input_ids, attention_mask=None):  # pragma: no cover - never called
+        raise NotImplementedError
+
+
+class _OldCacheLM(_NoCacheLM):
+    def forward(self, input_ids, attention_mask=None, past_key_values=None, logits_to_keep=0):  # pragma: no cover
+        raise NotImplementedError
+
+
+class _NewCacheLM(_NoCacheLM):
+    def forward(self, input_ids, attention_mask=None, cache=None, logits_to_keep=0):  # pragma: no cover
+        raise NotImplementedError
+
+
+def test_the_cache_keyword_follows_the_forward_signature():
+    assert fast_paths.cache_kwarg(_NewCacheLM()) == "cache"
+    assert fast_paths.cache_kwarg(_OldCacheLM()) == "past_key_values"
+    assert fast_paths.cache_kwarg(_NoCacheLM()) is None
+    assert fast_paths.cache_kwargs(_OldCacheLM(), "c") == {"past_key_values": "c"}
+    assert fast_paths.takes_logits_to_keep(_NewCacheLM()) and not fast_paths.takes_logits_to_keep(_NoCacheLM())
+    with pytest.raises(TypeError, match="takes no KV cache"):
+        fast_paths.cache_kwargs(_NoCacheLM(), "c")
+
+
+def test_a_path_that_cannot_run_warns_once_naming_it_and_the_version(caplog):
+    import transformers
+
+    model = _NoCacheLM()
+    with caplog.at_level("WARNING", logger="mogrpo.models.fast_paths"):
+        assert not fast_paths.available(model, "shared_prompt_prefill")
+        assert not fast_paths.available(model, "shared_prompt_prefill")
+        assert not fast_paths.available(model, "logits_to_keep")
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2  # once per path and reason
+    assert "'shared_prompt_prefill' is off" in messages[0] and "past_key_values" in messages[0]
+    assert f"transformers {transformers.__version__}" in messages[0]
+    assert "'logits_to_keep' is off" in messages[1]
+    with caplog.at_level("WARNING", logger="mogrpo.models.fast_paths"):
+        assert not fast_paths.available(_NoCacheLM(), "fast_sampling", wanted=False)  # switched off: no word
+    assert len(caplog.records) == 2
+
+
+def test_switched_off_runs_the_plain_path(policy, batch):
+    model, _ = policy
+    ids, mask = batch
+    fast_paths.reset_counts()
+    with fast_paths.switched_off("logits_to_keep"):
+        assert not fast_paths.available(model, "logits_to_keep")
+        plain = token_logprobs(model, ids, mask, 5)
+    assert fast_paths.counts()["logits_to_keep"] == 0 and fast_paths.available(model, "logits_to_keep")
+    torch.testing.assert_close(plain, token_logprobs(model, ids, mask, 5))
+    with pytest.raises(ValueError, match="unknown fast path"):
+        fast_paths.switched_off("warp_drive").__enter__()

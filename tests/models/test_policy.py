@@ -8,16 +8,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from mogrpo.models.policy import (
-    build_policy,
-    chat_prompts,
-    completion_mask,
-    count_trainable,
-    encode_prompts,
-    generate_group,
-    reference_logprobs,
-    token_logprobs,
-)
+from mogrpo.models.generation import completion_mask, generate_group
+from mogrpo.models.logprobs import reference_logprobs, token_logprobs
+from mogrpo.models.policy import build_policy, chat_prompts, count_trainable, encode_prompts
 
 GEN = {"max_new_tokens": 6, "temperature": 1.0, "top_p": 0.95, "top_k": 0}
 
