@@ -1,17 +1,28 @@
-"""Aspect-labelled (prompt, response) pairs for the reward regressor, as HF ``datasets``.
+"""Aspect-labelled rows for the reward regressor, absolute or pairwise, as HF ``datasets``.
 
 Every source (builtin file, public adapters, any file) returns a :class:`datasets.Dataset` with
 ``prompt``, ``response``, ``source`` and any subset of score columns. :func:`load_labelled` brings
 them to one schema,
 
-    prompt: string, response: string, source: string, <aspect_1>: float32, ..., <aspect_K>: float32
+    prompt: string, response: string, rejected: string, source: string,
+    <aspect_1>: float32, ..., <aspect_K>: float32
 
-where a score is in [0, 1] and NaN means "not labelled" (the regressor masks that term of the
-loss), checks the rows, concatenates, caps and splits them into train / validation / test.
+where NaN means "not labelled on this aspect" (masked out of the loss). A row is one of two kinds:
 
-A source may add a ``group`` column: rows with the same group never span two splits. Without it
-rows are grouped by prompt text. Sources whose prompt is a fixed placeholder (Stanford Politeness:
-"Write a message.") group by response instead, so that placeholder prompt appears in every split.
+- **absolute** (``rejected`` empty): each score is the response's label in [0, 1] (masked MSE);
+- **preference** (``rejected`` holds a second response to the same prompt): each score is the
+  probability in [0, 1] that ``response`` is better than ``rejected`` on that aspect, usually 1
+  (Bradley-Terry loss on the difference of the two responses' logits of that aspect's head).
+
+Both kinds mix freely in one dataset and one batch (:mod:`mogrpo.reward.losses`).
+
+Splits: a source may add a ``group`` column, and rows with the same group never span two splits
+(without it, rows are grouped by prompt text; sources whose prompt is a fixed placeholder, Stanford
+Politeness' "Write a message.", group by response instead). A source may also add a ``split``
+column (``train`` / ``validation`` / ``test``) to pin its rows to a split: an official test split
+(DiaSafety), or a split by prompt shared with the GRPO prompt sets (:mod:`mogrpo.data.splits`), so
+a prompt held out here is held out there too. The other rows are split by group with the seed. A
+preference row is one row, so its two responses can never land in different splits.
 """
 
 from __future__ import annotations
@@ -29,28 +40,40 @@ from mogrpo.data.errors import DataError
 log = logging.getLogger(__name__)
 
 TEXT_COLUMNS = ("prompt", "response")
-BASE_COLUMNS = ("prompt", "response", "source")
+REJECTED_COLUMN = "rejected"
+SOURCE_COLUMN = "source"
+SCHEMA_TEXT = ("prompt", "response", REJECTED_COLUMN, SOURCE_COLUMN)
+BASE_COLUMNS = ("prompt", "response", SOURCE_COLUMN)  # what every source returns
 GROUP_COLUMN = "group"
+SPLIT_COLUMN = "split"
 SPLITS = ("train", "validation", "test")
+NOT_SCORES = (*SCHEMA_TEXT, GROUP_COLUMN, SPLIT_COLUMN)
 
 
 def columns(aspects: Sequence[str]) -> list[str]:
-    """The columns of a labelled dataset: prompt, response, source, then one per aspect."""
-    return [*BASE_COLUMNS, *aspects]
+    """The columns of a labelled dataset: prompt, response, rejected, source, then one per aspect."""
+    return [*SCHEMA_TEXT, *aspects]
 
 
-def features(aspects: Sequence[str]) -> datasets.Features:
-    """The schema of a labelled dataset (text columns as strings, scores as float32)."""
-    feats = {c: datasets.Value("string") for c in BASE_COLUMNS}
+def features(aspects: Sequence[str], text: Sequence[str] = BASE_COLUMNS) -> datasets.Features:
+    """The schema of a labelled dataset: ``text`` columns as strings, scores as float32."""
+    feats = {c: datasets.Value("string") for c in text}
     feats.update({a: datasets.Value("float32") for a in aspects})
     return datasets.Features(feats)
+
+
+def is_pair(ds: datasets.Dataset) -> np.ndarray:
+    """``[N]`` bool: which rows are preferences (a non-empty ``rejected`` response)."""
+    if REJECTED_COLUMN not in ds.column_names:
+        return np.zeros(len(ds), dtype=bool)
+    return np.fromiter((isinstance(x, str) and bool(x.strip()) for x in _texts(ds, REJECTED_COLUMN)), bool, len(ds))
 
 
 def score_columns(ds: datasets.Dataset) -> list[str]:
     """The numeric columns of a source that are not prompt/response/source/group: its aspects."""
     out = []
     for name, feat in ds.features.items():
-        if name in BASE_COLUMNS or name == GROUP_COLUMN:
+        if name in NOT_SCORES:
             continue
         if isinstance(feat, datasets.Value) and (
             feat.dtype.startswith(("float", "int", "uint")) or feat.dtype == "null"
@@ -82,8 +105,9 @@ def validate_rows(ds: datasets.Dataset, aspects: Sequence[str], source: str) -> 
 
     Rows are numbered from 1 in the order of ``ds`` (the line of a jsonl file, the data row of a
     csv). A row is bad when its prompt or response is empty or whitespace, a score is outside
-    [0, 1] (NaN = missing label is fine), or all of ``aspects`` are missing. Missing columns
-    (``prompt``, ``response`` or an aspect) are an error too.
+    [0, 1] (NaN = missing label is fine), all of ``aspects`` are missing, a preference row's two
+    responses are the same text, or its ``split`` is not one of train / validation / test. Missing
+    columns (``prompt``, ``response`` or an aspect) are an error too.
     """
     missing = [c for c in (*TEXT_COLUMNS, *aspects) if c not in ds.column_names]
     if missing:
@@ -94,6 +118,16 @@ def validate_rows(ds: datasets.Dataset, aspects: Sequence[str], source: str) -> 
     for col in TEXT_COLUMNS:
         blank = np.fromiter((_is_blank(x) for x in _texts(ds, col)), dtype=bool, count=len(ds))
         problems.append((blank, lambda i, col=col: f"empty {col}"))
+    if REJECTED_COLUMN in ds.column_names:
+        pair = is_pair(ds)
+        same = pair & np.fromiter(
+            (a == b for a, b in zip(_texts(ds, "response"), _texts(ds, REJECTED_COLUMN))), bool, len(ds)
+        )
+        problems.append((same, lambda i: "a preference row's response and rejected are the same text"))
+    if SPLIT_COLUMN in ds.column_names:
+        splits = _texts(ds, SPLIT_COLUMN)
+        bad_split = np.fromiter((x not in (None, "", *SPLITS) for x in splits), bool, len(ds))
+        problems.append((bad_split, lambda i: f"split {splits[i]!r} is not one of {SPLITS} (or empty)"))
     if aspects:
         scores = np.stack([_scores(ds, a) for a in aspects], axis=1)  # [N, K]
         labelled = ~np.isnan(scores)
@@ -158,23 +192,28 @@ def _instantiate_source(index: int, node) -> tuple[str, datasets.Dataset]:
 def to_schema(ds: datasets.Dataset, aspects: Sequence[str], name: str) -> datasets.Dataset:
     """One source in the common schema: NaN columns for aspects it does not label, others dropped.
 
-    Keeps the ``group`` column (the split key; the prompt when the source has none).
+    Keeps the ``group`` column (the split key; the prompt when the source has none) and the
+    ``split`` column (a pinned split, empty when the source pins none).
     """
     n = len(ds)
     prompts = _texts(ds, "prompt")
+    has = ds.column_names
     data = {
         "prompt": prompts,
         "response": _texts(ds, "response"),
-        "source": _texts(ds, "source") if "source" in ds.column_names else [name] * n,
+        REJECTED_COLUMN: [x or "" for x in _texts(ds, REJECTED_COLUMN)] if REJECTED_COLUMN in has else [""] * n,
+        "source": _texts(ds, "source") if "source" in has else [name] * n,
     }
     for a in aspects:
         data[a] = (_scores(ds, a) if a in ds.column_names else np.full(n, np.nan)).astype(np.float32)
-    if GROUP_COLUMN in ds.column_names:
+    if GROUP_COLUMN in has:
         data[GROUP_COLUMN] = [f"group:{g}" for g in _texts(ds, GROUP_COLUMN)]
     else:
         data[GROUP_COLUMN] = [f"prompt:{p}" for p in prompts]
-    feats = features(aspects)
+    data[SPLIT_COLUMN] = [x or "" for x in _texts(ds, SPLIT_COLUMN)] if SPLIT_COLUMN in has else [""] * n
+    feats = features(aspects, SCHEMA_TEXT)
     feats[GROUP_COLUMN] = datasets.Value("string")
+    feats[SPLIT_COLUMN] = datasets.Value("string")
     return datasets.Dataset.from_dict(data, features=feats)
 
 
@@ -204,6 +243,28 @@ def split_by_group(
     return {s: np.flatnonzero(row_split == k) for k, s in enumerate(SPLITS)}
 
 
+def assign_splits(
+    groups: Sequence[str], pinned: Sequence[str], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Row indices of train / validation / test honouring pinned splits.
+
+    A group with a pinned row goes whole to that split (two different pins in one group are a
+    DataError: the group's rows would land in two splits); the other rows are split by
+    :func:`split_by_group` with ``val_fraction`` / ``test_fraction`` of *their* number.
+    """
+    groups, pinned = list(groups), [p or "" for p in pinned]
+    pin_of: dict[str, str] = {}
+    for g, p in zip(groups, pinned):
+        if not p:
+            continue
+        if pin_of.setdefault(g, p) != p:
+            raise DataError(f"group {g!r} is pinned to both {pin_of[g]!r} and {p!r}", source="reward_data")
+    row_pin = np.asarray([pin_of.get(g, "") for g in groups], dtype=object)
+    free = np.flatnonzero(row_pin == "")
+    rest = split_by_group([groups[i] for i in free], val_fraction, test_fraction, seed)
+    return {s: np.sort(np.concatenate([np.flatnonzero(row_pin == s), free[rest[s]]])) for s in SPLITS}
+
+
 def _check_fraction(cfg, key: str) -> float:
     value = float(cfg.get(key, 0.0) or 0.0)
     if not 0 <= value < 1:
@@ -218,9 +279,10 @@ def load_labelled(reward_data_cfg, aspects: Sequence[str], seed: int) -> dataset
     (bad data is an error, naming the file or ``reward_data.sources.<i>``); :func:`to_schema` for
     ``aspects``; rows that label none of ``aspects`` are dropped (they carry no training signal;
     logged). Then concatenate, shuffle with ``seed``, keep the first ``max_rows`` rows, and split
-    with :func:`split_by_group` (``val_fraction`` / ``test_fraction`` of the rows; rows grouped by
-    prompt, or by the source's ``group`` column). An aspect labelled by no row gets a warning, not
-    an error; no rows at all is a :class:`DataError`. Columns: :func:`columns` (``aspects``).
+    with :func:`assign_splits` (pinned rows to their split; the others ``val_fraction`` /
+    ``test_fraction`` by group: the prompt, or the source's ``group`` column). An aspect labelled
+    by no row gets a warning, not an error; no rows at all is a :class:`DataError`. Columns:
+    :func:`columns` (``aspects``); preference rows have a non-empty ``rejected``.
     """
     aspects = list(aspects)
     if not aspects:
@@ -272,13 +334,13 @@ def load_labelled(reward_data_cfg, aspects: Sequence[str], seed: int) -> dataset
     full = datasets.concatenate_datasets(parts).shuffle(seed=seed)
     if max_rows is not None and max_rows < len(full):
         full = full.select(range(max_rows))
-    idx = split_by_group(_texts(full, GROUP_COLUMN), val_fraction, test_fraction, seed)
+    idx = assign_splits(_texts(full, GROUP_COLUMN), _texts(full, SPLIT_COLUMN), val_fraction, test_fraction, seed)
     if len(idx["train"]) == 0:
         raise DataError(
             f"{len(full)} rows in {len(set(_texts(full, GROUP_COLUMN)))} prompt groups leave no training rows",
             source="reward_data",
         )
-    full = full.remove_columns(GROUP_COLUMN)
+    full = full.remove_columns([GROUP_COLUMN, SPLIT_COLUMN])
     out = datasets.DatasetDict({s: full.select(idx[s]) for s in SPLITS})
     coverage = aspect_coverage(out, aspects)
     for a, count in coverage.items():

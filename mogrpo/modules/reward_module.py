@@ -1,8 +1,10 @@
-"""Lightning wrapping of the multi-label reward regressor: data module, masked loss, metrics.
+"""Lightning wrapping of the multi-label reward regressor: data module, mixed loss, metrics.
 
-Labels are partial: a row may carry a label for some aspects only (NaN = missing). The loss is
-the squared error averaged over the labelled (row, aspect) entries only (:func:`masked_mse`),
-and each aspect's metrics are updated only on the rows labelled for that aspect.
+Labels are partial: a row may carry a label for some aspects only (NaN = missing). Absolute rows
+train with the masked MSE and preference rows (a ``rejected`` response beside the ``response``)
+with a masked Bradley-Terry loss on the logits, both in one batch (:func:`mogrpo.reward.reward_loss`).
+Each aspect's regression metrics are updated only on the absolute rows labelled for it, its
+pairwise accuracy only on the preference rows labelled for it.
 """
 
 from __future__ import annotations
@@ -29,42 +31,13 @@ from torchmetrics import (
 )
 
 from mogrpo.models.regressor import MultiAspectRegressor
+from mogrpo.reward import pairwise_accuracy, reward_loss
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 SCHEDULES = ("constant", "linear")
-
-
-# --------------------------------------------------------------------------- the loss
-def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the labelled entries only.
-
-        M_ik = 1 if target_ik is not NaN else 0
-        L = sum_ik M_ik (pred_ik - target_ik)^2 / max(1, sum_ik M_ik)
-
-    With no labelled entry the result is 0 and still depends on ``pred`` (a zero gradient, not
-    a broken graph), so a batch without labels trains nothing instead of crashing.
-    """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
-    mask = ~torch.isnan(target)
-    diff = torch.where(mask, pred - torch.nan_to_num(target, nan=0.0), torch.zeros_like(pred))
-    return diff.pow(2).sum() / mask.sum().clamp(min=1)
-
-
-def per_aspect_masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Masked MSE of each column ``k`` of ``[N, K]`` tensors: ``[K]``, NaN where column ``k`` has no label.
-
-        L_k = sum_i M_ik (pred_ik - target_ik)^2 / sum_i M_ik
-    """
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
-    mask = ~torch.isnan(target)
-    diff = torch.where(mask, pred - torch.nan_to_num(target, nan=0.0), torch.zeros_like(pred))
-    counts = mask.sum(0)
-    per = diff.pow(2).sum(0) / counts.clamp(min=1)
-    return torch.where(counts > 0, per, torch.full_like(per, float("nan")))
+REJECTED_PREFIX = "rejected_"
 
 
 # --------------------------------------------------------------------------- data
@@ -73,11 +46,28 @@ def collate_pairs(
     tokenize: Callable[[Sequence[str], Sequence[str]], Mapping[str, torch.Tensor]],
     aspects: Sequence[str],
 ) -> dict[str, torch.Tensor]:
-    """Rows of a labelled dataset -> ``tokenize(prompts, responses)`` plus ``labels [B, K]`` (NaN = missing)."""
+    """Rows of a labelled dataset -> ``tokenize(prompts, responses)`` plus ``labels [B, K]`` (NaN =
+    missing), ``pair_index [P]`` (the preference rows) and ``rejected_<key>`` (their rejected responses,
+    tokenized the same way; absent when the batch has no preference row)."""
     batch = dict(tokenize([r["prompt"] for r in rows], [r["response"] for r in rows]))
     labels = [[float("nan") if r[a] is None else float(r[a]) for a in aspects] for r in rows]
     batch["labels"] = torch.tensor(labels, dtype=torch.float32)
+    pairs = [i for i, r in enumerate(rows) if str(r.get("rejected") or "").strip()]
+    batch["pair_index"] = torch.tensor(pairs, dtype=torch.long)
+    if pairs:
+        rejected = tokenize([rows[i]["prompt"] for i in pairs], [rows[i]["rejected"] for i in pairs])
+        batch.update({f"{REJECTED_PREFIX}{k}": v for k, v in rejected.items()})
     return batch
+
+
+def split_batch(batch: Mapping[str, torch.Tensor]) -> tuple[dict, dict, torch.Tensor, torch.Tensor]:
+    """``(response inputs, rejected inputs, labels, pair_index)`` of a :func:`collate_pairs` batch."""
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "pair_index") and not k.startswith(REJECTED_PREFIX)}
+    rejected = {k[len(REJECTED_PREFIX) :]: v for k, v in batch.items() if k.startswith(REJECTED_PREFIX)}
+    pair_index = batch.get("pair_index")
+    if pair_index is None:
+        pair_index = torch.zeros(0, dtype=torch.long, device=batch["labels"].device)
+    return inputs, rejected, batch["labels"], pair_index
 
 
 class RewardDataModule(LightningDataModule):
@@ -135,7 +125,8 @@ class RewardDataModule(LightningDataModule):
             return self._loader("train", shuffle=True)
 
         train = self.dataset["train"]
-        lengths = [len(p) + len(r) for p, r in zip(train["prompt"], train["response"])]
+        rejected = train["rejected"] if "rejected" in train.column_names else [""] * len(train)
+        lengths = [len(p) + len(r) + len(x or "") for p, r, x in zip(train["prompt"], train["response"], rejected)]
         sampler = LengthGroupedSampler(
             self.batch_size, lengths=lengths, generator=torch.Generator().manual_seed(self.seed)
         )
@@ -171,11 +162,13 @@ def linear_warmup_decay(step: int, warmup_steps: int, total_steps: int) -> float
 
 
 class RewardRegressorModule(LightningModule):
-    """Trains a :class:`MultiAspectRegressor` with :func:`masked_mse`.
+    """Trains a :class:`MultiAspectRegressor` with :func:`mogrpo.reward.reward_loss`.
 
-    Logs ``train/loss``, ``val/loss``, ``test/loss`` and per aspect ``val|test/<aspect>/mse|mae|r2|pearson|spearman``
-    (NaN when an aspect has too few labelled rows for the metric). The encoder trains at ``optim``'s
-    lr, the heads at ``head_lr``.
+    Logs ``train/loss`` (and its parts ``train/mse``, ``train/bt``), ``val/loss``, ``test/loss``, per
+    aspect ``val|test/<aspect>/mse|mae|r2|pearson|spearman`` on absolute rows (NaN when an aspect has
+    too few labelled rows for the metric) and ``val|test/<aspect>/pair_acc`` on preference rows (when
+    the split has any). The encoder trains at ``optim``'s lr, the heads at ``head_lr``; the two loss
+    terms are weighted by ``absolute_weight`` and ``pair_weight``.
     """
 
     def __init__(
@@ -185,10 +178,14 @@ class RewardRegressorModule(LightningModule):
         head_lr: float | None = None,
         schedule: str = "constant",
         warmup_ratio: float = 0.0,
+        absolute_weight: float = 1.0,
+        pair_weight: float = 1.0,
     ):
         super().__init__()
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if absolute_weight < 0 or pair_weight < 0 or absolute_weight + pair_weight == 0:
+            raise ValueError(f"loss weights must be >= 0 and not both 0, got {absolute_weight}, {pair_weight}")
         self.save_hyperparameters(ignore=["regressor", "optim"])
         self.regressor = regressor
         self.aspects = list(regressor.aspects)
@@ -196,6 +193,8 @@ class RewardRegressorModule(LightningModule):
         self.head_lr = head_lr
         self.schedule = schedule
         self.warmup_ratio = float(warmup_ratio)
+        self.absolute_weight = float(absolute_weight)
+        self.pair_weight = float(pair_weight)
         self.metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict({a: _aspect_metrics() for a in self.aspects})
@@ -204,6 +203,13 @@ class RewardRegressorModule(LightningModule):
         )
         self.counts = nn.ModuleDict(
             {stage: nn.ModuleDict({a: SumMetric() for a in self.aspects}) for stage in ("val", "test")}
+        )
+        self.pair_counts = nn.ModuleDict(
+            {
+                f"{stage}_{what}": nn.ModuleDict({a: SumMetric() for a in self.aspects})
+                for stage in ("val", "test")
+                for what in ("correct", "total")
+            }
         )
 
     def on_fit_start(self) -> None:
@@ -214,27 +220,49 @@ class RewardRegressorModule(LightningModule):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs) -> torch.Tensor:
         return self.regressor(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
-    def _predict(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        return self(**inputs).float(), batch["labels"]
+    def _logits(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Pre-sigmoid scores ``[B, K]`` (a regressor without ``logits`` gives scores; they are inverted)."""
+        if hasattr(self.regressor, "logits"):
+            return self.regressor.logits(**inputs).float()
+        return torch.logit(self(**inputs).float().clamp(1e-6, 1 - 1e-6))
+
+    def _loss(self, batch: Mapping[str, torch.Tensor]):
+        inputs, rejected, labels, pair_index = split_batch(batch)
+        logits = self._logits(inputs)
+        rejected_logits = self._logits(rejected) if pair_index.numel() else None
+        loss, parts = reward_loss(
+            logits, labels, pair_index, rejected_logits, self.absolute_weight, self.pair_weight
+        )
+        return loss, parts, logits, rejected_logits, labels, pair_index
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        pred, labels = self._predict(batch)
-        loss = masked_mse(pred, labels)
-        self.log("train/loss", loss, prog_bar=True, batch_size=labels.shape[0])
+        loss, parts, *_ , labels, _ = self._loss(batch)
+        n = labels.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log_dict({"train/mse": parts["mse"], "train/bt": parts["bt"]}, batch_size=n)
         return loss
 
     def _eval_step(self, stage: str, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        pred, labels = self._predict(batch)
-        loss = masked_mse(pred, labels)
+        loss, _, logits, rejected_logits, labels, pair_index = self._loss(batch)
         self.log(f"{stage}/loss", loss, prog_bar=stage == "val", batch_size=labels.shape[0])
+        pred = torch.sigmoid(logits)
+        absolute = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
+        absolute[pair_index] = False
         for k, aspect in enumerate(self.aspects):
-            mask = ~torch.isnan(labels[:, k])
+            mask = ~torch.isnan(labels[:, k]) & absolute
             n = int(mask.sum())
             if n == 0:
                 continue
             self.metrics[stage][aspect].update(pred[mask, k], labels[mask, k])
             self.counts[stage][aspect].update(torch.tensor(float(n), device=labels.device))
+        if pair_index.numel():
+            target = labels[pair_index]
+            acc = pairwise_accuracy(logits[pair_index], rejected_logits, target)
+            counted = (~torch.isnan(target) & (target != 0.5)).sum(0).float()
+            for k, aspect in enumerate(self.aspects):
+                if counted[k] > 0:
+                    self.pair_counts[f"{stage}_correct"][aspect].update(acc[k] * counted[k])
+                    self.pair_counts[f"{stage}_total"][aspect].update(counted[k])
         return loss
 
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -263,6 +291,14 @@ class RewardRegressorModule(LightningModule):
                 self.log(f"{stage}/{aspect}/{name}", value if math.isfinite(value) else float("nan"))
             collection.reset()
             counter.reset()
+            correct, total = self.pair_counts[f"{stage}_correct"][aspect], self.pair_counts[f"{stage}_total"][aspect]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                n_pairs = float(total.compute())
+                if n_pairs > 0:
+                    self.log(f"{stage}/{aspect}/pair_acc", float(correct.compute()) / n_pairs)
+            correct.reset()
+            total.reset()
 
     def on_validation_epoch_end(self) -> None:
         self._log_aspect_metrics("val")

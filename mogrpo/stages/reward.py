@@ -130,6 +130,8 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
         head_lr=rm.get("head_lr"),
         schedule=rm.get("schedule", "constant"),
         warmup_ratio=rm.get("warmup_ratio", 0.0),
+        absolute_weight=float(OmegaConf.select(rm, "loss.absolute_weight", default=1.0)),
+        pair_weight=float(OmegaConf.select(rm, "loss.pair_weight", default=1.0)),
     )
     datamodule = RewardDataModule(
         dataset, regressor.tokenize, aspects, batch_size=int(rm.batch_size), seed=int(cfg.seed),

@@ -12,41 +12,9 @@ from mogrpo.modules.reward_module import (
     RewardRegressorModule,
     collate_pairs,
     linear_warmup_decay,
-    masked_mse,
-    per_aspect_masked_mse,
 )
 
 NAN = float("nan")
-
-
-# --------------------------------------------------------------------------- masked MSE
-def test_masked_mse_on_hand_computed_numbers():
-    pred = torch.tensor([[0.5, 0.2], [0.1, 0.9]], requires_grad=True)
-    target = torch.tensor([[1.0, NAN], [NAN, 0.5]])
-    loss = masked_mse(pred, target)
-    # labelled entries: (0.5 - 1.0)^2 = 0.25 and (0.9 - 0.5)^2 = 0.16, mean over 2 -> 0.205
-    assert loss.item() == pytest.approx(0.205)
-    loss.backward()
-    # d/dp = 2 (p - t) / 2 on labelled entries, 0 on the unlabelled ones
-    assert torch.allclose(pred.grad, torch.tensor([[-0.5, 0.0], [0.0, 0.4]]))
-
-
-def test_masked_mse_without_labels_is_zero_with_a_gradient_path():
-    pred = torch.tensor([[0.3, 0.7]], requires_grad=True)
-    loss = masked_mse(pred, torch.tensor([[NAN, NAN]]))
-    assert loss.item() == 0.0 and loss.requires_grad
-    loss.backward()
-    assert torch.equal(pred.grad, torch.zeros(1, 2))
-
-
-def test_per_aspect_masked_mse_and_shape_check():
-    pred = torch.tensor([[0.5, 0.2, 0.0], [0.1, 0.9, 0.0]])
-    target = torch.tensor([[1.0, NAN, NAN], [NAN, 0.5, NAN]])
-    per = per_aspect_masked_mse(pred, target)
-    assert per[:2].tolist() == pytest.approx([0.25, 0.16])
-    assert math.isnan(per[2].item())
-    with pytest.raises(ValueError, match="shape"):
-        masked_mse(pred, target[:, :2])
 
 
 def test_linear_warmup_decay_factors():
