@@ -34,6 +34,7 @@ import datasets
 import numpy as np
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from mogrpo.data.errors import DataError
 
@@ -48,6 +49,7 @@ GROUP_COLUMN = "group"
 SPLIT_COLUMN = "split"
 SPLITS = ("train", "validation", "test")
 NOT_SCORES = (*SCHEMA_TEXT, GROUP_COLUMN, SPLIT_COLUMN)
+ASSIGN_SPLIT_KEY = "assign_split"  # reserved key of a source node: pin all its rows to one split
 
 
 def columns(aspects: Sequence[str]) -> list[str]:
@@ -177,7 +179,14 @@ def _source_name(index: int, node) -> str:
 
 
 def _instantiate_source(index: int, node) -> tuple[str, datasets.Dataset]:
+    """Build source ``index``. The reserved key ``assign_split`` (train / validation / test) is not
+    passed to the target: it pins every row of the source to that split (e.g. DiaSafety's official
+    test file to the test split)."""
     name = _source_name(index, node)
+    node = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node)
+    pin = node.pop(ASSIGN_SPLIT_KEY, None)
+    if pin is not None and pin not in SPLITS:
+        raise DataError(f"{ASSIGN_SPLIT_KEY} must be one of {SPLITS}, got {pin!r}", source=name)
     try:
         ds = instantiate(node)
     except InstantiationException as err:
@@ -186,6 +195,9 @@ def _instantiate_source(index: int, node) -> tuple[str, datasets.Dataset]:
         raise DataError(f"could not build this source: {err}", source=name) from err
     if not isinstance(ds, datasets.Dataset):
         raise DataError(f"a source must return a datasets.Dataset, got {type(ds).__name__}", source=name)
+    if pin is not None:
+        ds = ds.remove_columns([c for c in (SPLIT_COLUMN,) if c in ds.column_names])
+        ds = ds.add_column(SPLIT_COLUMN, [pin] * len(ds))
     return name, ds
 
 

@@ -160,15 +160,96 @@ def labels_tensor(dataset, aspects: Sequence[str]) -> torch.Tensor:
     return torch.stack(cols, dim=1)
 
 
-def calibration_for(regressor, dataset, aspects: Sequence[str], batch_size: int = 64):
-    """Score a labelled split (columns prompt, response, one per aspect) and report per aspect.
+def _pair_rows(dataset) -> torch.Tensor:
+    """``[N]`` bool: the preference rows (a non-empty ``rejected`` column)."""
+    if "rejected" not in dataset.column_names:
+        return torch.zeros(len(dataset), dtype=torch.bool)
+    return torch.tensor([bool(str(x or "").strip()) for x in dataset["rejected"]], dtype=torch.bool)
 
-    Returns ``(report, pred [N, K], target [N, K])``.
+
+def source_family(source: str) -> str:
+    """``"stanford_politeness:wikipedia"`` -> ``"stanford_politeness"``: sources reported together."""
+    return str(source).split(":", 1)[0]
+
+
+def _is_binary(y: torch.Tensor) -> bool:
+    values = set(y.unique().tolist())
+    return values == {0.0, 1.0}
+
+
+def source_report(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    families: Sequence[str],
+    is_pair: torch.Tensor,
+    rejected: torch.Tensor,
+    aspects: Sequence[str],
+) -> dict[str, Any]:
+    """Per source family: absolute rows -> each labelled aspect's :func:`regression_metrics` plus
+    ``auroc`` when its labels are binary (1 = positive); preference rows -> each labelled aspect's
+    pairwise ``accuracy`` (chosen scored above rejected, ties 1/2) and ``n``.
+
+    ``pred`` / ``target`` are ``[N, K]`` over all rows, ``rejected`` ``[P, K]`` the scores of the
+    rejected responses of the ``P = is_pair.sum()`` preference rows, in row order.
+    """
+    pair_rows = torch.nonzero(is_pair).flatten()
+    out: dict[str, Any] = {}
+    for fam in sorted(set(families)):
+        rows = torch.tensor([f == fam for f in families], dtype=torch.bool)
+        entry: dict[str, Any] = {"n": int(rows.sum())}
+        absolute = rows & ~is_pair
+        for k, aspect in enumerate(aspects):
+            y = target[absolute, k]
+            mask = ~torch.isnan(y)
+            if mask.any():
+                m = regression_metrics(pred[absolute, k], y)
+                if _is_binary(y[mask]):
+                    m["auroc"] = binary_auroc(pred[absolute, k][mask], y[mask].long())
+                entry.setdefault("aspects", {})[aspect] = m
+        in_fam = rows[pair_rows]
+        for k, aspect in enumerate(aspects):
+            y = target[pair_rows, k][in_fam]
+            mask = ~torch.isnan(y) & (y != 0.5)
+            if mask.any():
+                sign = torch.sign(y[mask] - 0.5)
+                d = (pred[pair_rows, k][in_fam][mask] - rejected[in_fam, k][mask]) * sign
+                acc = float(((d > 0).float() + 0.5 * (d == 0).float()).mean())
+                entry.setdefault("pairs", {})[aspect] = {"accuracy": acc, "n": int(mask.sum())}
+        out[fam] = entry
+    return out
+
+
+def calibration_for(regressor, dataset, aspects: Sequence[str], batch_size: int = 64):
+    """Score a labelled split and report per aspect (absolute rows) and per source family.
+
+    Columns: prompt, response, one per aspect, optionally ``rejected`` (preference rows) and
+    ``source``. Returns ``(report, pred [N_abs, K], target [N_abs, K])`` where the regression metrics
+    and the two tensors cover the absolute rows only (a preference row's label is a probability
+    that its response wins, not a score), ``report["pairs"]`` holds each aspect's pairwise accuracy
+    over all preference rows and ``report["sources"]`` the :func:`source_report`.
     """
     aspects = list(aspects)
     if list(regressor.aspects) != aspects:
         raise ValueError(f"regressor aspects {regressor.aspects} differ from {aspects}")
     target = labels_tensor(dataset, aspects)
-    pred = regressor.score(list(dataset["prompt"]), list(dataset["response"]), batch_size=batch_size)
-    report = calibration_report(pred, target, aspects)
-    return report, pred, target
+    prompts = list(dataset["prompt"])
+    pred = regressor.score(prompts, list(dataset["response"]), batch_size=batch_size)
+    is_pair = _pair_rows(dataset)
+    idx = torch.nonzero(is_pair).flatten().tolist()
+    rejected = (
+        regressor.score([prompts[i] for i in idx], [dataset[i]["rejected"] for i in idx], batch_size=batch_size)
+        if idx else torch.zeros(0, len(aspects))
+    )  # fmt: skip
+    absolute = ~is_pair
+    report = calibration_report(pred[absolute], target[absolute], aspects)
+    families = [source_family(s) for s in (dataset["source"] if "source" in dataset.column_names else ["?"] * len(dataset))]
+    report["sources"] = source_report(pred, target, families, is_pair, rejected, aspects)
+    pairs = {}
+    for k, aspect in enumerate(aspects):
+        y = target[is_pair, k]
+        mask = ~torch.isnan(y) & (y != 0.5)
+        if mask.any():
+            d = (pred[is_pair, k][mask] - rejected[:, k][mask]) * torch.sign(y[mask] - 0.5)
+            pairs[aspect] = {"accuracy": float(((d > 0).float() + 0.5 * (d == 0).float()).mean()), "n": int(mask.sum())}
+    report["pairs"] = pairs
+    return report, pred[absolute], target[absolute]

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from torch import nn
 
-from mogrpo.config import ConfigError
+from mogrpo.config import ConfigError, reward_weights
 from mogrpo.data.errors import DataError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
 from mogrpo.utils.distributed import is_global_zero
@@ -109,6 +109,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     import hydra
 
     from mogrpo.eval.calibration import calibration_for, plot_calibration, write_calibration
+    from mogrpo.eval.calibration_markdown import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.models.regressor import build_regressor
     from mogrpo.modules.reward_module import RewardDataModule, RewardRegressorModule
     from mogrpo.utils.logging import finish_logger, make_logger
@@ -159,18 +160,85 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
             )
             calibration["split"] = split
             calibration["sizes"] = sizes
+            weights = reward_weights(cfg.reward)
+            calibration["weights"] = dict(zip(aspects, weights))
+            calibration["ranking"] = ranking_calibration(cfg, regressor, weights, int(rm.batch_size))
             json_path = write_calibration(calibration, run_dir / CALIBRATION_JSON)
+            md_path = write_calibration_markdown(calibration, run_dir / CALIBRATION_MD)
             png_path = plot_calibration(pred, target, aspects, run_dir / CALIBRATION_PNG)
-            shutil.copy2(json_path, model_dir / CALIBRATION_JSON)
-            shutil.copy2(png_path, model_dir / CALIBRATION_PNG)
+            for path in (json_path, png_path, md_path):
+                shutil.copy2(path, model_dir / path.name)
             calibration = _read_calibration(json_path)  # NaN -> null, as written
             _log_image(logger, "reward/calibration", png_path)
+            log_calibration_summary(logger, calibration)
             for aspect, m in calibration["aspects"].items():
                 log.info("reward model on %s, %s: r2=%s mae=%s n=%d", split, aspect, _fmt(m["r2"]), _fmt(m["mae"]), m["n"])
+            for check, r in calibration["ranking"].items():
+                log.info("aggregate ranking %s: %s of %d held-out pairs", check, _fmt(r.get("aggregate")), r.get("n", 0))
         trainer.strategy.barrier("reward_model_saved")  # other ranks read model_dir next
     finally:
         finish_logger(logger)
     return model_dir, _summary("trained", model_dir, calibration, sizes=sizes)
+
+
+# --------------------------------------------------------------------------- ranking checks
+def ranking_pairs(cfg: DictConfig) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """The held-out pairs of each check in ``reward_data.ranking`` (check -> list of ``_target_``
+    builders, :mod:`mogrpo.data.ranking_pairs`), and the reason for each builder that could not run
+    (its data absent): ``(pairs, skipped)``."""
+    import hydra
+
+    node = OmegaConf.select(cfg, "reward_data.ranking")
+    pairs: dict[str, list[dict]] = {}
+    skipped: dict[str, str] = {}
+    for check, builders in (node or {}).items():
+        pairs[check] = []
+        for i, builder in enumerate(builders or []):
+            try:
+                pairs[check] += list(hydra.utils.instantiate(builder))
+            except Exception as err:  # a missing shared file: report the check without this builder
+                cause = err.__cause__ if err.__cause__ is not None else err
+                skipped[f"{check}.{i}"] = f"{type(cause).__name__}: {cause}"
+                log.warning("ranking check %s: builder %d skipped (%s)", check, i, cause)
+    return pairs, skipped
+
+
+def ranking_calibration(cfg: DictConfig, regressor, weights: list[float], batch_size: int) -> dict[str, Any]:
+    """:func:`mogrpo.eval.ranking.ranking_checks` on ``reward_data.ranking``'s held-out pairs."""
+    from mogrpo.eval.ranking import ranking_checks
+
+    pairs, skipped = ranking_pairs(cfg)
+    out = ranking_checks(regressor, pairs, weights, batch_size=batch_size)
+    for key, reason in skipped.items():
+        check = key.rsplit(".", 1)[0]
+        out[check].setdefault("skipped", []).append(reason)
+    return out
+
+
+def log_calibration_summary(logger, calibration: dict[str, Any]) -> None:
+    """Held-out figures as W&B summary fields with stable names: ``calibration/<source>/<aspect>/auroc``
+    (and ``/r2``, ``/spearman``, ``/pair_acc``) and ``calibration/ranking/<check>``."""
+    fields: dict[str, float] = {}
+    for fam, entry in (calibration.get("sources") or {}).items():
+        for aspect, m in (entry.get("aspects") or {}).items():
+            for name in ("auroc", "r2", "spearman"):
+                if m.get(name) is not None:
+                    fields[f"calibration/{fam}/{aspect}/{name}"] = m[name]
+        for aspect, m in (entry.get("pairs") or {}).items():
+            if m.get("accuracy") is not None:
+                fields[f"calibration/{fam}/{aspect}/pair_acc"] = m["accuracy"]
+    for check, r in (calibration.get("ranking") or {}).items():
+        if r.get("aggregate") is not None:
+            fields[f"calibration/ranking/{check}"] = r["aggregate"]
+    try:
+        from lightning.pytorch.loggers import WandbLogger
+    except ImportError:  # pragma: no cover
+        return
+    if isinstance(logger, WandbLogger) and fields:
+        try:
+            logger.experiment.summary.update(fields)
+        except Exception as err:
+            log.warning("could not write the calibration summary to W&B: %s", err)
 
 
 # --------------------------------------------------------------------------- reuse
