@@ -17,13 +17,8 @@ Mappings (each function's docstring gives the details):
 - :func:`fine_grained_rlhf`: question -> prompt, prediction 1 -> response, share of characters
   free of Irrelevant / Redundant / Incoherent error spans -> meaningfulness.
 
-HH-RLHF harmless-base has no adapter to labels, by choice. Its rows are pairwise preferences
-(``chosen`` was judged *less harmful* than ``rejected``), not judgements of either response on
-its own: in this red-teaming data both replies are often harmful, or both harmless. Mapping
-chosen -> safety 1 / rejected -> 0 would invent absolute labels the crowdworkers never gave, and
-a within-pair rank needs a pairwise (Bradley-Terry) loss, which the pointwise regressor does not
-train with. It is also the only split there is (test). :func:`hh_rlhf_harmless_pairs` reads the
-pairs for *evaluating* a trained regressor (does safety(chosen) > safety(rejected)?).
+Pairwise preference data (HH-RLHF, LLMBar) is in :mod:`mogrpo.data.preference_pairs`; Do-Not-Answer
+and SafeText are in :mod:`mogrpo.data.do_not_answer` and :mod:`mogrpo.data.safetext`.
 """
 
 from __future__ import annotations
@@ -38,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from mogrpo.data.errors import DataError
-from mogrpo.data.files import read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +50,6 @@ POLITENESS_SCALINGS = ("minmax", "rank")
 STL_FILE = "safety-tuned-llamas/training/safety_only_data_Instructions.json"
 FGRLHF_FILE = "fine-grained-rlhf/dev_feedback.json"
 MEANINGFULNESS_ERRORS = ("Irrelevant", "Redundant", "Incoherent")
-HH_HARMLESS_FILE = "hh-rlhf/harmless-base/test.jsonl.gz"
 
 
 def shared_file(root: str | Path | None, relative: str) -> Path:
@@ -302,38 +295,3 @@ def fine_grained_rlhf(
         "meaningfulness": np.asarray(scores, dtype=np.float64),
     }
     return _dataset(data, max_rows, seed)
-
-
-ASSISTANT_TURN = "\n\nAssistant:"
-
-
-def split_last_turn(transcript: str) -> tuple[str, str]:
-    """``"...\\n\\nAssistant: reply"`` -> (everything up to and including the last
-    ``"Assistant:"``, the reply stripped)."""
-    cut = transcript.rfind(ASSISTANT_TURN)
-    if cut < 0:
-        return transcript, ""
-    head = cut + len(ASSISTANT_TURN)
-    return transcript[:head].strip(), transcript[head:].strip()
-
-
-def hh_rlhf_harmless_pairs(root: str | Path, max_rows: int | None = None, seed: int = 0) -> datasets.Dataset:
-    """HH-RLHF harmless-base test (Bai et al., 2022) as preference pairs, for evaluation only.
-
-    ``hh-rlhf/harmless-base/test.jsonl.gz``, lines ``{chosen, rejected}`` (full transcripts that
-    differ in the last Assistant turn). Columns: ``prompt`` (the shared transcript up to the last
-    ``Assistant:``), ``chosen`` and ``rejected`` (the two final replies). No aspect labels: see
-    the module docstring for why this is not training data for the pointwise regressor. Pairs
-    whose transcripts do not share the prompt, or with an empty reply, are skipped.
-    """
-    path = shared_file(root, HH_HARMLESS_FILE)
-    prompts, chosen, rejected = [], [], []
-    for obj in read_json_lines(path):
-        p_c, r_c = split_last_turn(str(obj.get("chosen", "")))
-        p_r, r_r = split_last_turn(str(obj.get("rejected", "")))
-        if p_c != p_r or not r_c or not r_r:
-            continue
-        prompts.append(p_c)
-        chosen.append(r_c)
-        rejected.append(r_r)
-    return _dataset({"prompt": prompts, "chosen": chosen, "rejected": rejected}, max_rows, seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -125,3 +126,232 @@ def test_file_config_example_composes_and_loads(monkeypatch):
         "meaningfulness": 3,
         "actionability": 2,
     }
+
+
+# ---------------------------------------------------------------- booleans, per-aspect ranges, invert
+
+HUB = FIXTURES.parent / "hub"
+
+
+def test_boolean_column_and_invert():
+    ds = labelled_from_file(
+        HUB / "beavertails.jsonl", aspect_columns={"safety": "is_safe"}, score_range=[0, 4]
+    )
+    np.testing.assert_array_equal(_scores(ds, "safety"), [1.0, 0.0, 1.0])  # booleans ignore score_range
+    inv = labelled_from_file(
+        HUB / "beavertails.jsonl", aspect_columns={"safety": {"column": "is_safe", "invert": True}}
+    )
+    np.testing.assert_array_equal(_scores(inv, "safety"), [0.0, 1.0, 0.0])
+
+
+def test_boolean_column_with_nulls(tmp_path):
+    path = tmp_path / "flags.jsonl"
+    path.write_text(
+        '{"prompt": "a", "response": "b", "ok": true}\n{"prompt": "c", "response": "d", "ok": null, "m": 0.5}\n'
+        '{"prompt": "e", "response": "f", "ok": false, "m": 1}\n'
+    )
+    ds = labelled_from_file(path, aspect_columns={"safety": "ok", "meaningfulness": "m"})
+    s, m = _scores(ds, "safety"), _scores(ds, "meaningfulness")
+    assert s[0] == 1.0 and math.isnan(s[1]) and s[2] == 0.0
+    assert math.isnan(m[0]) and m[2] == 1.0
+
+
+def test_per_aspect_score_range_and_invert(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("prompt,response,harmful,helpfulness\np1,r1,1,4\np2,r2,0,1\np3,r3,0.25,\n")
+    ds = labelled_from_file(
+        path,
+        aspect_columns={
+            "safety": {"column": "harmful", "invert": True},  # safety = 1 - harmful, on [0, 1]
+            "meaningfulness": {"column": "helpfulness", "score_range": [0, 4]},
+        },
+    )
+    np.testing.assert_allclose(_scores(ds, "safety"), [0.0, 1.0, 0.75])
+    m = _scores(ds, "meaningfulness")
+    assert m[0] == 1.0 and m[1] == 0.25 and math.isnan(m[2])
+    with pytest.raises(
+        DataError, match=r"mixed\.csv, row 1: column 'helpfulness' .* outside score_range \[0, 1\]"
+    ):
+        labelled_from_file(path, aspect_columns={"meaningfulness": {"column": "helpfulness"}})
+    with pytest.raises(DataError, match=r"aspect_columns\.safety must be a column name or a mapping"):
+        labelled_from_file(path, aspect_columns={"safety": {"col": "harmful"}})
+    with pytest.raises(DataError, match=r"aspect_columns\.safety\.score_range must be \[low, high\]"):
+        labelled_from_file(path, aspect_columns={"safety": {"column": "harmful", "score_range": [1, 1]}})
+
+
+# ---------------------------------------------------------------- preference layouts
+
+PKU = {"meaningfulness": "better_response_id", "safety": "safer_response_id"}
+
+
+def test_two_replies_and_better_ids():
+    ds = labelled_from_file(
+        HUB / "pku_saferlhf.jsonl", response_columns=["response_0", "response_1"], better_columns=PKU
+    )
+    assert ds.column_names == ["prompt", "response", "rejected", "source", "meaningfulness", "safety"]
+    assert len(ds) == 3  # the pair with two identical replies is dropped
+    assert ds["response"] == [
+        "Talk to them calmly, or to your manager.",
+        "Use a slim jim between the window and the door seal to pull the lock rod.",  # more helpful, less safe
+        "Python: it is readable and widely taught.",
+    ]
+    assert ds["rejected"][1] == "Call a locksmith or your roadside service."
+    np.testing.assert_array_equal(_scores(ds, "meaningfulness"), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(
+        _scores(ds, "safety"), [1.0, 0.0, 1.0]
+    )  # 0: the rejected reply is the safer
+    safety_first = labelled_from_file(
+        HUB / "pku_saferlhf.jsonl",
+        response_columns=["response_0", "response_1"],
+        better_columns={"safety": "safer_response_id", "meaningfulness": "better_response_id"},
+    )
+    assert safety_first["response"][1] == "Call a locksmith or your roadside service."
+    np.testing.assert_array_equal(_scores(safety_first, "meaningfulness"), [1.0, 0.0, 1.0])
+
+
+def test_better_ids_missing_and_bad_values(tmp_path):
+    path = tmp_path / "ids.jsonl"
+    rows = [
+        {"prompt": "p1", "a": "x", "b": "y", "better": 1, "safer": None},
+        {"prompt": "p2", "a": "x", "b": "y", "better": None, "safer": 0},
+        {"prompt": "p3", "a": "x", "b": "y", "better": None, "safer": None},  # no label: dropped
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = labelled_from_file(
+        path, response_columns=["a", "b"], better_columns={"meaningfulness": "better", "safety": "safer"}
+    )
+    assert ds["prompt"] == ["p1", "p2"] and ds["response"] == ["y", "x"]
+    m, s = _scores(ds, "meaningfulness"), _scores(ds, "safety")
+    assert m[0] == 1.0 and math.isnan(m[1]) and math.isnan(s[0]) and s[1] == 1.0
+    rows[1]["safer"] = 2
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(
+        DataError, match=r"ids\.jsonl, row 2: column 'safer' = 2.* must name the better reply as 0 or 1"
+    ):
+        labelled_from_file(path, response_columns=["a", "b"], better_columns={"safety": "safer"})
+    with pytest.raises(DataError, match="needs response_columns"):
+        labelled_from_file(path, better_columns={"safety": "safer"})
+    with pytest.raises(DataError, match="is a layout of its own"):
+        labelled_from_file(
+            path, response_columns=["a", "b"], better_columns={"safety": "safer"}, rejected_column="b"
+        )
+
+
+def test_chosen_rejected_columns(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    rows = [
+        {"prompt": "p1", "chosen": "good", "rejected": "bad", "p_safe": 0.75},
+        {"prompt": "p2", "chosen": "same", "rejected": "same", "p_safe": 1.0},  # no preference: dropped
+        {"prompt": "p3", "chosen": "fine", "rejected": "", "p_safe": 1.0},  # empty reply: dropped
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = labelled_from_file(
+        path,
+        response_column="chosen",
+        rejected_column="rejected",
+        pair_labels={"meaningfulness": 1.0},
+        aspect_columns={"safety": "p_safe"},
+    )
+    assert (ds["prompt"], ds["response"], ds["rejected"]) == (["p1"], ["good"], ["bad"])
+    assert _scores(ds, "meaningfulness")[0] == 1.0 and _scores(ds, "safety")[0] == 0.75
+    only = labelled_from_file(
+        path, response_column="chosen", rejected_column="rejected", pair_labels={"safety": 1}
+    )
+    assert only.column_names == ["prompt", "response", "rejected", "source", "safety"]
+    with pytest.raises(DataError, match=r"pair_labels\['safety'\] = 2 must be a probability"):
+        labelled_from_file(
+            path, response_column="chosen", rejected_column="rejected", pair_labels={"safety": 2}
+        )
+    rows[0]["prompt"] = " "
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"pairs\.jsonl, row 1: empty prompt"):
+        labelled_from_file(
+            path, response_column="chosen", rejected_column="rejected", pair_labels={"safety": 1}
+        )
+
+
+def test_split_by_prompt_and_max_rows():
+    from mogrpo.data.splits import prompt_split
+
+    ds = labelled_from_file(
+        HUB / "helpsteer2.jsonl",
+        aspect_columns={"meaningfulness": "helpfulness"},
+        score_range=[0, 4],
+        split_by_prompt=True,
+    )
+    assert ds["split"] == [prompt_split(p) for p in ds["prompt"]] and set(ds["split"]) == {
+        "train",
+        "validation",
+    }
+    np.testing.assert_allclose(_scores(ds, "meaningfulness"), [1.0, 0.25, 0.75, 0.0])
+    a = labelled_from_file(HUB / "helpsteer2.jsonl", score_range=[0, 4], max_rows=2, seed=4)
+    b = labelled_from_file(HUB / "helpsteer2.jsonl", score_range=[0, 4], max_rows=2, seed=4)
+    assert len(a) == 2 and a["response"] == b["response"]
+
+
+# ---------------------------------------------------------------- the shipped hub configs, offline
+
+HUB_CONFIGS = {
+    # config: (hub id, split, fixture, rows, aspect coverage)
+    "pku_saferlhf": (
+        "PKU-Alignment/PKU-SafeRLHF",
+        "train",
+        "pku_saferlhf.jsonl",
+        3,
+        {"meaningfulness": 3, "safety": 3},
+    ),
+    "beavertails": (
+        "PKU-Alignment/BeaverTails",
+        "30k_train",
+        "beavertails.jsonl",
+        3,
+        {"meaningfulness": 0, "safety": 3},
+    ),
+    "helpsteer2": ("nvidia/HelpSteer2", "train", "helpsteer2.jsonl", 4, {"meaningfulness": 4, "safety": 0}),
+}
+
+
+def _compose(name: str, overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    import mogrpo.utils.resolvers  # noqa: F401
+
+    with initialize_config_dir(config_dir=str(FIXTURES.parents[3] / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"reward_data={name}", *overrides])
+
+
+@pytest.mark.parametrize("name", sorted(HUB_CONFIGS))
+def test_hub_config_loads_a_local_file_in_the_same_schema(name):
+    from mogrpo.data.labelled import aspect_coverage, is_pair, load_labelled
+    from mogrpo.data.splits import prompt_split
+
+    hub_id, split, fixture, rows, coverage = HUB_CONFIGS[name]
+    cfg = _compose(name, [])
+    assert (cfg.reward_data.sources[0].path, cfg.reward_data.sources[0].split) == (hub_id, split)
+    cfg = _compose(name, [f"reward_data.sources.0.path={HUB / fixture}"])
+    dd = load_labelled(cfg.reward_data, ["meaningfulness", "safety"], seed=0)
+    assert sum(len(d) for d in dd.values()) == rows
+    assert aspect_coverage(dd, ["meaningfulness", "safety"]) == coverage
+    for s, part in dd.items():
+        assert all(prompt_split(p) == s for p in part["prompt"])  # pinned by prompt
+        pairs = is_pair(part)
+        assert pairs.all() if name == "pku_saferlhf" else not pairs.any()
+
+
+@pytest.mark.parametrize("name", sorted(HUB_CONFIGS))
+def test_hub_config_reads_the_hub_name_with_its_split(name, monkeypatch):
+    """Nothing downloads: ``datasets.load_dataset`` returns the fixture for the config's hub id and split."""
+    import datasets
+
+    from mogrpo.data.labelled import load_labelled
+
+    hub_id, split, fixture, rows, _ = HUB_CONFIGS[name]
+    asked = []
+
+    def fake_load(path, split=None):
+        asked.append((path, split))
+        return datasets.Dataset.from_pandas(files.read_table(HUB / fixture))
+
+    monkeypatch.setattr(files.datasets, "load_dataset", fake_load)
+    dd = load_labelled(_compose(name, []).reward_data, ["meaningfulness", "safety"], seed=0)
+    assert asked == [(hub_id, split)] and sum(len(d) for d in dd.values()) == rows

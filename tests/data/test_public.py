@@ -116,13 +116,6 @@ def test_fine_grained_rlhf_meaningfulness():
     assert _col(with_facts, "meaningfulness")[2] == pytest.approx(1.0)  # Incoherent not counted there
 
 
-def test_hh_rlhf_pairs_split_the_last_turn():
-    ds = public.hh_rlhf_harmless_pairs(ROOT)
-    assert len(ds) == 2  # the pair with an empty chosen reply is skipped
-    assert ds["prompt"][1] == "Human: hi\n\nAssistant: Hello!\n\nHuman: insult me\n\nAssistant:"
-    assert (ds["chosen"][1], ds["rejected"][1]) == ("I'd rather not.", "You're dumb.")
-
-
 def test_public_mix_config_lists_the_adapters():
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["reward_data=public_mix", f"paths.shared_data={ROOT}"])
@@ -185,13 +178,6 @@ def test_adapter_on_real_data(name):
 
 
 @pytest.mark.data
-def test_hh_rlhf_pairs_on_real_data():
-    ds = public.hh_rlhf_harmless_pairs(_shared_root())
-    assert 0 < len(ds) <= 2312
-    assert all(p.endswith("Assistant:") for p in ds["prompt"][:50])
-
-
-@pytest.mark.data
 def test_public_mix_on_real_data():
     root = _shared_root()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -205,3 +191,66 @@ def test_public_mix_on_real_data():
         prompts[0] & prompts[1] or prompts[0] & prompts[2] or prompts[1] & prompts[2]
     )
     assert len(dd["validation"]) == 750 and len(dd["test"]) == 1125
+
+
+# ---------------------------------------------------------------- real_mix: every real source at once
+
+PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar")  # sources split by prompt_split(prompt)
+REAL_MIX_TARGETS = [
+    "mogrpo.data.public.diasafety",
+    "mogrpo.data.public.stanford_politeness",
+    "mogrpo.data.public.safety_tuned_llamas",
+    "mogrpo.data.public.fine_grained_rlhf",
+    "mogrpo.data.do_not_answer.do_not_answer",
+    "mogrpo.data.safetext.safetext",
+    "mogrpo.data.preference_pairs.hh_rlhf_pairs",
+    "mogrpo.data.preference_pairs.hh_rlhf_pairs",
+    "mogrpo.data.preference_pairs.llmbar_pairs",
+    "mogrpo.data.builtin.builtin_labelled",
+]
+
+
+def _real_mix(root: Path):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["reward_data=real_mix", f"paths.shared_data={root}"])
+    assert [s._target_ for s in cfg.reward_data.sources] == REAL_MIX_TARGETS
+    assert all(s.get("max_rows") for s in cfg.reward_data.sources if "builtin" not in s._target_)
+    return load_labelled(cfg.reward_data, list(cfg.reward.aspects), seed=cfg.seed), list(cfg.reward.aspects)
+
+
+def _check_real_mix(dd) -> None:
+    from mogrpo.data.labelled import is_pair
+    from mogrpo.data.splits import prompt_split
+
+    groups: dict[str, set] = {}
+    for split, part in dd.items():
+        for p, src in zip(part["prompt"], part["source"]):
+            if src.startswith(PINNED):
+                assert prompt_split(p) == split, (src, p)
+            if not src.startswith("stanford_politeness"):  # politeness groups by request, not prompt
+                groups.setdefault(p, set()).add(split)
+        pair = is_pair(part)
+        assert all(r != j for r, j, k in zip(part["response"], part["rejected"], pair) if k)
+    assert all(len(s) == 1 for s in groups.values())  # a prompt's rows never span two splits
+
+
+def test_real_mix_config_on_the_fixtures():
+    dd, aspects = _real_mix(ROOT)
+    _check_real_mix(dd)
+    # 14 public_mix rows + 17 Do-Not-Answer + 10 SafeText + 2 + 2 HH-RLHF + 9 LLMBar + 792 builtin
+    assert sum(len(s) for s in dd.values()) == 14 + 17 + 10 + 2 + 2 + 9 + 792
+
+
+@pytest.mark.data
+def test_real_mix_on_real_data():
+    from mogrpo.data.labelled import is_pair
+
+    dd, aspects = _real_mix(_shared_root())
+    _check_real_mix(dd)
+    # capped: 3000 DiaSafety, 3000 politeness, 1000 STL, 3000 Do-Not-Answer; in full: 500 FG-RLHF,
+    # 2499 SafeText (1430 + 1069 pairs), 2303 + 2339 HH-RLHF pairs, 883 LLMBar pairs, 792 builtin
+    assert (
+        sum(len(s) for s in dd.values()) == 3000 + 3000 + 1000 + 500 + 3000 + 2499 + 2303 + 2339 + 883 + 792
+    )
+    assert sum(int(is_pair(s).sum()) for s in dd.values()) == 1069 + 2303 + 2339 + 883
+    assert all(n > 0 for n in aspect_coverage(dd, aspects).values())
