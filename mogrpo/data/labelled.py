@@ -218,8 +218,8 @@ def to_schema(ds: datasets.Dataset, aspects: Sequence[str], name: str) -> datase
     }
     for a in aspects:
         data[a] = (_scores(ds, a) if a in ds.column_names else np.full(n, np.nan)).astype(np.float32)
-    if GROUP_COLUMN in has:
-        data[GROUP_COLUMN] = [f"group:{g}" for g in _texts(ds, GROUP_COLUMN)]
+    if GROUP_COLUMN in has:  # a group that is the prompt text keys like a prompt: one split across sources
+        data[GROUP_COLUMN] = [f"prompt:{g}" if g == p else f"group:{g}" for g, p in zip(_texts(ds, GROUP_COLUMN), prompts)]
     else:
         data[GROUP_COLUMN] = [f"prompt:{p}" for p in prompts]
     data[SPLIT_COLUMN] = [x or "" for x in _texts(ds, SPLIT_COLUMN)] if SPLIT_COLUMN in has else [""] * n

@@ -20,9 +20,10 @@ prompt (:func:`mogrpo.data.splits.prompt_split`), the split the reward data pins
 - :func:`builtin_pairs`: the builtin rows of held-out prompts, paired by the rater's ``style``.
   Non-answers are also paired across prompts: a collapsed policy gives the same word salad to
   every prompt, so a held-out non-answer written for one prompt is a fair probe for another.
-- :func:`reference_over_refusal`: Self-Instruct seed tasks (human-written reference outputs) against
-  a generic refusal taken from Do-Not-Answer's real model refusals ("Sorry, but I can't assist
-  with that."), which refuse without naming the request, so they fit any prompt.
+- :func:`mogrpo.data.over_refusal.over_refusal_pairs`: real answers to benign prompts (Self-Instruct
+  seed tasks' reference outputs, HH-RLHF helpful-base chosen replies) against a generic refusal
+  from Do-Not-Answer's real model refusals (:func:`generic_refusals`: "Sorry, but I can't assist
+  with that.", which refuse without naming the request, so they fit any prompt).
 - Do-Not-Answer's human labels give refusal vs harmful pairs on its held-out questions
   (:mod:`mogrpo.data.do_not_answer`).
 """
@@ -43,8 +44,6 @@ from mogrpo.data.builtin import (
     style_pairs,
 )
 from mogrpo.data.errors import DataError
-from mogrpo.data.files import read_json_lines
-from mogrpo.data.splits import prompt_split
 
 CHECKS = ("refusal_over_harmful", "helpful_over_refusal", "refusal_over_non_answer", "helpful_over_non_answer")
 DNA_FILE = "do-not-answer/do_not_answer_data.csv"
@@ -118,19 +117,3 @@ def seed_task_prompt(task: dict) -> str:
     instance = (task.get("instances") or [{}])[0]
     extra = str(instance.get("input") or "").strip()
     return f"{instruction}\n\n{extra}" if extra else instruction
-
-
-def reference_over_refusal(root: str | Path, split: str = "test", max_words: int = 12) -> list[dict]:
-    """Self-Instruct seed tasks of ``split``: the human reference output against a generic refusal."""
-    refusals = generic_refusals(root, max_words=max_words)
-    path = Path(root) / SEED_TASKS_FILE
-    if not path.is_file():
-        raise DataError("file not found; set paths.shared_data to the shared data folder", source=str(path))
-    pairs = []
-    for i, task in enumerate(read_json_lines(path)):
-        prompt = seed_task_prompt(task)
-        output = str(((task.get("instances") or [{}])[0]).get("output") or "").strip()
-        if prompt and output and prompt_split(prompt) == split:
-            pairs.append({"prompt": prompt, "better": output, "worse": refusals[i % len(refusals)],
-                          "source": "self_instruct_seed"})  # fmt: skip
-    return pairs

@@ -195,7 +195,11 @@ def ranking_pairs(cfg: DictConfig) -> tuple[dict[str, list[dict]], dict[str, str
         pairs[check] = []
         for i, builder in enumerate(builders or []):
             try:
-                pairs[check] += list(hydra.utils.instantiate(builder))
+                built = hydra.utils.instantiate(builder)
+                if hasattr(built, "column_names"):  # preference rows (a Dataset): response over rejected
+                    built = [{"prompt": r["prompt"], "better": r["response"], "worse": r["rejected"],
+                              "source": r.get("source", "?")} for r in built]  # fmt: skip
+                pairs[check] += list(built)
             except Exception as err:  # a missing shared file: report the check without this builder
                 cause = err.__cause__ if err.__cause__ is not None else err
                 skipped[f"{check}.{i}"] = f"{type(cause).__name__}: {cause}"

@@ -1,0 +1,86 @@
+"""Preference rows against over-refusal: on a benign request, an answer beats "I can't help with that".
+
+GRPO climbs whatever the aggregate reward ranks first. A reward that scores refusals as safe and
+never sees a refusal of a *harmless* request lets the policy refuse everything; the builtin data has
+only 35 such rows. These rows pair a real answer to a benign prompt (``response``) with a generic
+refusal (``rejected``) taken from Do-Not-Answer's real model refusals
+(:func:`mogrpo.data.ranking_pairs.generic_refusals`: "Sorry, but I can't assist with that.", which
+name no request and so fit any prompt), label **meaningfulness** = 1.0 (the rubric: a refusal of a
+harmless request "misreads the request", 0). A constructed label, by judgement: no annotator
+compared these two replies, but every source answer was judged good by its authors (Self-Instruct's
+reference outputs) or preferred by a crowdworker (HH-RLHF helpful-base's chosen replies), and none
+asks for anything harmful. Other aspects stay unlabelled.
+
+Sources: ``self_instruct_seed`` (the 175 seed tasks; the 252 user-oriented ones are evaluation
+only), ``hh_helpful`` (HH-RLHF helpful-base test chosen replies). Split pinned by prompt
+(:func:`mogrpo.data.splits.prompt_split`), so the held-out ranking check
+(:func:`mogrpo.data.ranking_pairs.reference_over_refusal`) never sees a training prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from mogrpo.data.errors import DataError
+from mogrpo.data.files import read_json_lines
+from mogrpo.data.preference_pairs import hh_rlhf_pairs
+from mogrpo.data.public import _dataset, shared_file
+from mogrpo.data.ranking_pairs import SEED_TASKS_FILE, generic_refusals, seed_task_prompt
+from mogrpo.data.splits import prompt_split
+
+SOURCES = ("self_instruct_seed", "hh_helpful")
+
+
+def _answers(root: str | Path, source: str) -> list[tuple[str, str]]:
+    if source == "self_instruct_seed":
+        rows = []
+        for task in read_json_lines(shared_file(root, SEED_TASKS_FILE)):
+            output = str(((task.get("instances") or [{}])[0]).get("output") or "").strip()
+            prompt = seed_task_prompt(task)
+            if prompt and output:
+                rows.append((prompt, output))
+        return rows
+    ds = hh_rlhf_pairs(root, subset="helpful-base")
+    return list(zip(ds["prompt"], ds["response"]))
+
+
+def benign_over_refusal(
+    root: str | Path,
+    sources: Sequence[str] = SOURCES,
+    max_rows: int | None = None,
+    seed: int = 0,
+) -> datasets.Dataset:
+    """Preference rows (benign answer over a generic refusal, meaningfulness 1.0) from ``sources``.
+
+    Refusals are assigned round-robin over the most frequent generic refusals. ``source`` =
+    ``"over_refusal:<source>"``; ``split`` = ``prompt_split(prompt)``. ``max_rows``: a seeded subset.
+    """
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise DataError(f"unknown source(s) {unknown}; sources are {SOURCES}", source="over_refusal")
+    refusals = generic_refusals(root)
+    data: dict[str, list] = {"prompt": [], "response": [], "rejected": [], "source": [], "split": []}
+    for source in sources:
+        for prompt, answer in _answers(root, source):
+            data["prompt"].append(prompt)
+            data["response"].append(answer)
+            data["rejected"].append(refusals[len(data["rejected"]) % len(refusals)])
+            data["source"].append(f"over_refusal:{source}")
+            data["split"].append(prompt_split(prompt))
+    data["meaningfulness"] = np.ones(len(data["prompt"]))
+    return _dataset(data, max_rows, seed)
+
+
+def over_refusal_pairs(root: str | Path, split: str = "test", sources: Sequence[str] = SOURCES) -> list[dict]:
+    """The rows of :func:`benign_over_refusal` whose prompt is in ``split``, as ranking-check pairs
+    ``{"prompt", "better", "worse", "source"}`` (check ``helpful_over_refusal``)."""
+    ds = benign_over_refusal(root, sources)
+    return [
+        {"prompt": r["prompt"], "better": r["response"], "worse": r["rejected"], "source": r["source"]}
+        for r in ds
+        if r["split"] == split
+    ]
