@@ -44,7 +44,7 @@ def _cfg(tmp_path, *overrides):
 def test_broken_prompt_file_fails_before_any_model_loads_naming_file_and_line(tmp_path):
     bad = tmp_path / "prompts.jsonl"
     bad.write_text('{"prompt": "How do tides work?"}\n{"prompt": "Unclosed\n{"prompt": "Fine."}\n')
-    done, seconds = _train("data=advbench", f"data.train.path={bad}", "data.train.prompt_column=prompt",
+    done, seconds = _train("data=file", f"data.train.path={bad}", "data.train.prompt_column=prompt",
                            tmp_path=tmp_path)  # fmt: skip
     out = done.stdout + done.stderr
     assert done.returncode != 0

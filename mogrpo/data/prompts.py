@@ -2,7 +2,9 @@
 the data module that hands the trainer ``prompts_per_step = grpo.batch_size // grpo.G`` prompts.
 
 Every prompt is a dict ``{"id", "prompt", "category", "kind", "split"}`` (``category``, ``kind``
-and ``split`` may be None for files that lack them).
+and ``split`` may be None for files that lack them), plus ``messages`` when a file's row has them
+(the chat messages of a multi-turn prompt, :mod:`mogrpo.data.messages`). The public prompt sets
+and their mix are in :mod:`mogrpo.data.prompt_sources` and :mod:`mogrpo.data.prompt_mix`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from mogrpo.data.errors import DataError
 from mogrpo.data.files import read_json_lines
+from mogrpo.data.messages import check_messages
 
 BUILTIN_SPLITS = ("train", "heldout")
 FIELDS = ("id", "prompt", "category", "kind", "split")
@@ -48,13 +51,16 @@ def _to_prompt(row: dict, prompt_column: str, source: str, row_no: int, default_
     prompt = row[prompt_column]
     if not isinstance(prompt, str) or not prompt.strip():
         raise DataError(f"empty prompt in column {prompt_column!r}: {prompt!r}", source=source, row=row_no)
-    return {
+    out = {
         "id": str(row.get("id") or default_id),
         "prompt": prompt,
         "category": row.get("category"),
         "kind": row.get("kind"),
         "split": row.get("split"),
     }
+    if row.get("messages") is not None:  # a multi-turn prompt: the policy answers these chat messages
+        out["messages"] = check_messages(row["messages"], source=source, row=row_no)
+    return out
 
 
 def prompts_from_file(
@@ -91,14 +97,24 @@ def prompts_from_file(
     return prompts
 
 
-def builtin_prompts(split: str | None = None) -> list[dict[str, Any]]:
-    """The builtin prompt set (``mogrpo/data/builtin/prompts.jsonl``): ``train``, ``heldout`` or all (None)."""
+def builtin_prompts(split: str | None = None, eval_only_root: str | Path | None = None) -> list[dict[str, Any]]:
+    """The builtin prompt set (``mogrpo/data/builtin/prompts.jsonl``): ``train``, ``heldout`` or all (None).
+
+    ``eval_only_root``: a shared data folder; the prompts that are in its evaluation-only sets are
+    left out (:func:`mogrpo.data.eval_only.drop_eval_only`: two ``sounds_harmful`` train prompts are
+    XSTest prompts), so the builtin train split passes the GRPO stage's evaluation-only check.
+    """
     if split is not None and split not in BUILTIN_SPLITS:
         raise DataError(
             f"split must be one of {BUILTIN_SPLITS} or None, got {split!r}", source="builtin prompts"
         )
     path = Path(str(resources.files("mogrpo.data") / "builtin" / "prompts.jsonl"))
-    return prompts_from_file(path, split=split)
+    prompts = prompts_from_file(path, split=split)
+    if eval_only_root is not None:
+        from mogrpo.data.eval_only import drop_eval_only
+
+        prompts = drop_eval_only(prompts, eval_only_root)
+    return prompts
 
 
 # --------------------------------------------------------------------------- batches

@@ -20,7 +20,7 @@ from mogrpo.models.policy import chat_prompts, encode_prompts
 def generate_responses(
     model,
     tokenizer,
-    prompts: Sequence[str],
+    prompts: Sequence[str | Sequence[Mapping]],
     decoding: Mapping,
     batch_size: int,
     max_prompt_length: int,
@@ -28,6 +28,8 @@ def generate_responses(
     desc: str = "generate",
 ) -> list[str]:
     """One response per prompt, in order, ``batch_size`` prompts per ``generate`` call.
+
+    ``prompts``: user prompt strings or chat messages (a multi-turn prompt, see ``chat_prompts``).
 
     ``decoding``: ``do_sample``, ``max_new_tokens`` and, when sampling, ``temperature`` / ``top_p`` / ``top_k``.
     """

@@ -1,7 +1,7 @@
 """The policy: a causal LM with LoRA adapters on a frozen base, and its prompts.
 
 - :func:`build_policy`     config entry -> (peft model, tokenizer); refuses to train nothing
-- :func:`chat_prompts`, :func:`encode_prompts`   user prompts -> left-padded, left-truncated ids
+- :func:`chat_prompts`, :func:`encode_prompts`   user prompts or chat messages -> left-padded, left-truncated ids
 
 Generation lives in :mod:`mogrpo.models.generation`, log-probs in :mod:`mogrpo.models.logprobs`.
 """
@@ -60,17 +60,42 @@ def build_policy(model_cfg: Mapping):
 
 
 # --------------------------------------------------------------------------- prompts
-def chat_prompts(tokenizer, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
-    """The prompts as the model sees them: chat template + generation prompt (plain text without a template)."""
+def chat_prompts(
+    tokenizer, prompts: Sequence[str | Mapping | Sequence[Mapping]], system_prompt: str | None = None
+) -> list[str]:
+    """The prompts as the model sees them: chat template + generation prompt.
+
+    Each prompt is a user prompt string, a prompt dict (its ``messages``, else its ``prompt``) or a list
+    of ``{"role", "content"}`` chat messages ending with a user turn (:mod:`mogrpo.data.messages`), so a
+    multi-turn conversation reaches the template turn by turn. ``system_prompt`` goes first unless the
+    conversation has a system message of its own. Without a chat template: plain text, the system
+    prompt and a blank line before the user prompt (a conversation: ``Human: ... Assistant: ...``
+    turns, then an ``Assistant:`` cue).
+    """
+    from mogrpo.data.messages import as_messages
+
     out = []
     for prompt in prompts:
+        messages = as_messages(prompt)
+        if system_prompt and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": system_prompt}, *messages]
         if getattr(tokenizer, "chat_template", None):
-            messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-            messages.append({"role": "user", "content": prompt})
             out.append(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
         else:
-            out.append(f"{system_prompt}\n\n{prompt}" if system_prompt else prompt)
+            out.append(_plain_chat(messages))
     return out
+
+
+def _plain_chat(messages: Sequence[Mapping]) -> str:
+    """A conversation as plain text for a tokenizer without a chat template (see :func:`chat_prompts`)."""
+    from mogrpo.data.messages import render_conversation
+
+    system = messages[0]["content"] if messages[0]["role"] == "system" else None
+    turns = messages[1:] if system is not None else messages
+    text = render_conversation(turns)
+    if len(turns) > 1:
+        text += "\n\nAssistant:"
+    return f"{system}\n\n{text}" if system else text
 
 
 def encode_prompts(

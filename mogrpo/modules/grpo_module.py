@@ -183,8 +183,9 @@ class GRPOModule(LightningModule):
             return w.tolist(), "sum_then_normalize"
         return self.weights, self.aggregation
 
-    def rollout(self, prompts: Sequence[str]) -> tuple[Rollout, int]:
-        """G sampled completions per prompt; also the number of prompts cut to ``max_prompt_length``."""
+    def rollout(self, prompts: Sequence[str | Sequence[Mapping]]) -> tuple[Rollout, int]:
+        """G sampled completions per prompt (a user prompt or its chat messages, see ``chat_prompts``);
+        also the number of prompts cut to ``max_prompt_length``."""
         texts = chat_prompts(self.tokenizer, prompts, self.system_prompt)
         ids, mask, n_truncated = encode_prompts(self.tokenizer, texts, self.max_prompt_length)
         roll = generate_group(
@@ -297,8 +298,9 @@ class GRPOModule(LightningModule):
         prompts = [row["prompt"] for row in batch]
         B = len(prompts)
 
-        # 1. rollout
-        roll, n_prompts_truncated = self.rollout(prompts)
+        # 1. rollout: the policy answers the chat messages (multi-turn prompts turn by turn); the
+        #    reward regressor reads the plain prompt text
+        roll, n_prompts_truncated = self.rollout([row.get("messages") or row["prompt"] for row in batch])
         user_prompts = [p for p in prompts for _ in range(G)]
 
         # 2. reward

@@ -142,7 +142,8 @@ def load_policy_for_eval(cfg: DictConfig, adapter: Path | None):
 # --------------------------------------------------------------------------- prompt sets
 @dataclass
 class PromptSet:
-    """Prompts to answer with both policies; each row has ``prompt`` and ``kind`` (may be None)."""
+    """Prompts to answer with both policies; each row has ``prompt`` and ``kind`` (may be None), and may
+    have ``messages`` (the chat messages of a multi-turn prompt, see ``mogrpo.data.messages``)."""
 
     name: str
     title: str
@@ -150,7 +151,13 @@ class PromptSet:
 
     @property
     def prompts(self) -> list[str]:
+        """The plain prompt texts (what the reward regressor reads)."""
         return [r["prompt"] for r in self.rows]
+
+    @property
+    def chats(self) -> list[str | list[dict]]:
+        """What the policies answer: each row's chat ``messages``, else its prompt text."""
+        return [r.get("messages") or r["prompt"] for r in self.rows]
 
 
 def shared_data_root(cfg: DictConfig) -> Path | None:
@@ -269,11 +276,11 @@ def generate_pair(
     start from ``torch.manual_seed(seed)``. Progress bars are labelled ``<set>: base`` / ``<set>: aligned``."""
     torch.manual_seed(seed)
     with model.disable_adapter() if with_adapter else contextlib.nullcontext():
-        base = generate_responses(model, tokenizer, pset.prompts, desc=f"{pset.name}: base", **gen_args)
+        base = generate_responses(model, tokenizer, pset.chats, desc=f"{pset.name}: base", **gen_args)
     if not with_adapter:
         return base, None
     torch.manual_seed(seed)
-    aligned = generate_responses(model, tokenizer, pset.prompts, desc=f"{pset.name}: aligned", **gen_args)
+    aligned = generate_responses(model, tokenizer, pset.chats, desc=f"{pset.name}: aligned", **gen_args)
     return base, aligned
 
 
@@ -448,9 +455,11 @@ def write_samples(path: Path, sets: Sequence[PromptSet], answers: Mapping[str, M
                     "category": row.get("category"),
                     "kind": row.get("kind"),
                 }
-                for extra in ("label", "type"):
+                for extra in ("label", "type", "source"):
                     if extra in row:
                         sample[extra] = row[extra]
+                if len(row.get("messages") or ()) > 1:  # a multi-turn prompt: the turns the policy saw
+                    sample["messages"] = row["messages"]
                 for side in ("base", "aligned"):
                     a = answers[pset.name].get(side)
                     if a is None:

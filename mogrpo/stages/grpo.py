@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.callbacks import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,21 @@ FINAL_WINDOW = 5
 
 
 def load_prompt_sets(cfg: DictConfig, which: str) -> list[dict]:
-    """``cfg.data.<which>`` (``train`` / ``heldout``) instantiated: a non-empty list of prompt dicts."""
+    """``cfg.data.<which>`` (``train`` / ``validation`` / ``heldout``) instantiated: a non-empty list of
+    prompt dicts. ``validation`` is optional: a ``data`` config without it gives ``[]``.
+
+    ``train`` is refused (:class:`~mogrpo.config.ConfigError` naming ``data.train``) when it is drawn
+    from an evaluation-only set (:func:`check_train_files` before it is read, :func:`check_train_prompts`).
+    """
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
     from mogrpo.data.errors import DataError
 
+    if which == "validation" and OmegaConf.select(cfg, "data.validation") is None:
+        return []
+    if which == "train":
+        check_train_files(cfg)
     try:
         prompts = instantiate(cfg.data[which], _convert_="all")
     except InstantiationException as err:  # Hydra wraps errors: surface a DataError as itself (one clear line)
@@ -38,7 +47,51 @@ def load_prompt_sets(cfg: DictConfig, which: str) -> list[dict]:
         raise
     if not prompts:
         raise DataError("no prompts", source=f"data.{which}")
+    if which == "train":
+        check_train_prompts(cfg, prompts)
     return list(prompts)
+
+
+def _shared_data(cfg: DictConfig) -> str | None:
+    """``paths.shared_data``, or None when it is unset or cannot be resolved."""
+    try:
+        root = OmegaConf.select(cfg, "paths.shared_data", default=None, throw_on_resolution_failure=True)
+    except Exception:  # an env / resolver problem: only the file-name check runs
+        return None
+    return None if root in (None, "", "???") else str(root)
+
+
+def check_train_files(cfg: DictConfig) -> None:
+    """Refuse a ``data.train`` that names a file of XSTest, AdvBench or Self-Instruct's user-oriented
+    instructions (evaluation only, :mod:`mogrpo.data.eval_only`); needs no data."""
+    from mogrpo.config import ConfigError
+    from mogrpo.data.eval_only import eval_only_files_named
+
+    try:
+        node = OmegaConf.to_container(cfg.data.train, resolve=True)
+    except Exception:  # an unresolvable interpolation: the file names still show
+        node = OmegaConf.to_container(cfg.data.train, resolve=False)
+    named = eval_only_files_named(node)
+    if named:
+        raise ConfigError("data.train", f"reads {named[0]}, an evaluation-only prompt set: XSTest, AdvBench and "
+                          "Self-Instruct's user-oriented instructions are never GRPO training prompts")  # fmt: skip
+
+
+def check_train_prompts(cfg: DictConfig, prompts: list[dict]) -> None:
+    """Refuse GRPO training prompts that are in XSTest, AdvBench or Self-Instruct's user-oriented
+    instructions by normalised text (any user turn counts), checked when ``paths.shared_data`` holds them."""
+    from mogrpo.config import ConfigError
+    from mogrpo.data.eval_only import eval_only_texts, find_eval_only
+
+    hits = find_eval_only(prompts, eval_only_texts(_shared_data(cfg)))
+    if hits:
+        sets = sorted({name for _, name in hits})
+        first = hits[0][0]
+        raise ConfigError(
+            "data.train",
+            f"{len(hits)} prompt(s) are in evaluation-only sets ({', '.join(sets)}), e.g. {first.get('id')!r}: "
+            f"{first['prompt'][:80]!r}; drop them (mogrpo.data.eval_only.drop_eval_only) or use data=real_mix",
+        )
 
 
 def load_regressor(reward_dir: str | Path, aspects: list[str]):

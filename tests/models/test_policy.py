@@ -86,6 +86,36 @@ def test_chat_prompts_fall_back_to_plain_text_without_a_template(policy):
     assert chat_prompts(tok, ["Hi there"], system_prompt="Be brief.") == ["Be brief.\n\nHi there"]
 
 
+CHAT = [
+    {"role": "user", "content": "What is 12 times 12?"},
+    {"role": "assistant", "content": "144"},
+    {"role": "user", "content": "Now divide it by 4."},
+]
+
+
+def test_chat_prompts_take_prompt_dicts_and_chat_messages(policy):
+    _, tok = policy
+    one_turn = [{"role": "user", "content": "Hi there"}]
+    plain, as_dict, as_messages = chat_prompts(tok, ["Hi there", {"id": "1", "prompt": "Hi there"}, one_turn])
+    assert plain == as_dict == as_messages
+    multi = chat_prompts(tok, [{"id": "2", "prompt": "Human: ...", "messages": CHAT}])[0]
+    assert "<|im_start|>assistant\n144<|im_end|>\n<|im_start|>user\nNow divide it by 4.<|im_end|>" in multi
+    own = [{"role": "system", "content": "Answer in French."}, *CHAT]
+    text = chat_prompts(tok, [own], system_prompt="Be brief.")[0]
+    assert text.startswith("<|im_start|>system\nAnswer in French.<|im_end|>") and "Be brief." not in text
+    with pytest.raises(ValueError, match="last message must be a user turn"):
+        chat_prompts(tok, [CHAT[:2]])
+
+
+def test_chat_prompts_render_a_conversation_as_plain_text_without_a_template(policy):
+    tok = copy.deepcopy(policy[1])
+    tok.chat_template = None
+    assert chat_prompts(tok, [CHAT], system_prompt="Be brief.") == [
+        "Be brief.\n\nHuman: What is 12 times 12?\n\nAssistant: 144\n\nHuman: Now divide it by 4.\n\nAssistant:"
+    ]
+    assert chat_prompts(tok, [{"prompt": "Hi there"}]) == ["Hi there"]
+
+
 def test_encode_prompts_left_pads_and_cuts_long_prompts_from_the_left(policy):
     _, tok = policy
     long_ids = tok("one two three four five six seven eight", add_special_tokens=False)["input_ids"]

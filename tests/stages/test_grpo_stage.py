@@ -74,7 +74,7 @@ def test_eval_adapter_path_must_exist(tmp_path, reward_dir):
 def test_bad_prompt_file_fails_before_any_model_loads(tmp_path, reward_dir, monkeypatch):
     bad = tmp_path / "prompts.csv"
     bad.write_text("goal\nfine\n\"\"\n")
-    cfg = _cfg(tmp_path, "data=advbench", f"data.train.path={bad}")
+    cfg = _cfg(tmp_path, "data=file", f"data.train.path={bad}", "data.train.prompt_column=goal")
     monkeypatch.setattr(grpo_stage, "load_regressor", lambda *a: pytest.fail("a model loaded before the data"))
     with pytest.raises(DataError, match=r"prompts\.csv, row 2"):
         run_grpo_stage(cfg, tmp_path / "run", reward_dir)
