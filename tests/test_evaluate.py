@@ -12,7 +12,7 @@ import torch
 from mogrpo.evaluate import evaluate, main
 
 SHARED = Path(__file__).resolve().parent / "fixtures" / "eval" / "shared_data"
-TINY = ["model=tiny", "reward_model=tiny", "logger=none"]
+TINY = ["model=tiny", "reward_model=tiny", "reward_data=builtin", "data=builtin", "logger=none"]
 
 
 @pytest.fixture(scope="module")

@@ -195,27 +195,26 @@ def test_public_mix_on_real_data():
 
 # ---------------------------------------------------------------- real_mix: every real source at once
 
-PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar")  # sources split by prompt_split(prompt)
-REAL_MIX_TARGETS = [
-    "mogrpo.data.public.diasafety",
-    "mogrpo.data.public.stanford_politeness",
-    "mogrpo.data.public.safety_tuned_llamas",
-    "mogrpo.data.public.fine_grained_rlhf",
-    "mogrpo.data.do_not_answer.do_not_answer",
-    "mogrpo.data.safetext.safetext",
-    "mogrpo.data.preference_pairs.hh_rlhf_pairs",
-    "mogrpo.data.preference_pairs.hh_rlhf_pairs",
-    "mogrpo.data.preference_pairs.llmbar_pairs",
-    "mogrpo.data.builtin.builtin_labelled",
-]
+PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar", "over_refusal", "builtin")  # split by prompt_split
 
 
 def _real_mix(root: Path):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["reward_data=real_mix", f"paths.shared_data={root}"])
-    assert [s._target_ for s in cfg.reward_data.sources] == REAL_MIX_TARGETS
-    assert all(s.get("max_rows") for s in cfg.reward_data.sources if "builtin" not in s._target_)
-    return load_labelled(cfg.reward_data, list(cfg.reward.aspects), seed=cfg.seed), list(cfg.reward.aspects)
+    return load_labelled(cfg.reward_data, list(cfg.reward.aspects), seed=cfg.seed), cfg
+
+
+def _source_rows(cfg) -> int:
+    """The rows the sources give one by one (load_labelled must lose none: every row labels an aspect)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    total = 0
+    for node in cfg.reward_data.sources:
+        node = OmegaConf.to_container(node, resolve=True)
+        node.pop("assign_split", None)
+        total += len(instantiate(node))
+    return total
 
 
 def _check_real_mix(dd) -> None:
@@ -235,22 +234,20 @@ def _check_real_mix(dd) -> None:
 
 
 def test_real_mix_config_on_the_fixtures():
-    dd, aspects = _real_mix(ROOT)
+    dd, cfg = _real_mix(ROOT)
     _check_real_mix(dd)
-    # 14 public_mix rows + 17 Do-Not-Answer + 10 SafeText + 2 + 2 HH-RLHF + 9 LLMBar + 792 builtin
-    assert sum(len(s) for s in dd.values()) == 14 + 17 + 10 + 2 + 2 + 9 + 792
+    assert sum(len(s) for s in dd.values()) == _source_rows(cfg)
+    assert len(dd["test"]) > 0 and len(dd["validation"]) > 0
 
 
 @pytest.mark.data
 def test_real_mix_on_real_data():
     from mogrpo.data.labelled import is_pair
 
-    dd, aspects = _real_mix(_shared_root())
+    dd, cfg = _real_mix(_shared_root())
     _check_real_mix(dd)
-    # capped: 3000 DiaSafety, 3000 politeness, 1000 STL, 3000 Do-Not-Answer; in full: 500 FG-RLHF,
-    # 2499 SafeText (1430 + 1069 pairs), 2303 + 2339 HH-RLHF pairs, 883 LLMBar pairs, 792 builtin
-    assert (
-        sum(len(s) for s in dd.values()) == 3000 + 3000 + 1000 + 500 + 3000 + 2499 + 2303 + 2339 + 883 + 792
-    )
-    assert sum(int(is_pair(s).sum()) for s in dd.values()) == 1069 + 2303 + 2339 + 883
-    assert all(n > 0 for n in aspect_coverage(dd, aspects).values())
+    assert sum(len(s) for s in dd.values()) == _source_rows(cfg)
+    assert sum(int(is_pair(s).sum()) for s in dd.values()) > 5000  # HH-RLHF, LLMBar, SafeText, over-refusal, ...
+    assert all(n > 0 for n in aspect_coverage(dd, list(cfg.reward.aspects)).values())
+    diasafety_test = [p for p, src in zip(dd["test"]["prompt"], dd["test"]["source"]) if src == "diasafety"]
+    assert len(diasafety_test) >= 600  # the official test file, pinned whole (plus any train rows of its contexts)
