@@ -7,10 +7,19 @@ fails in milliseconds with ``grpo.G must be an integer >= 2, got 1`` instead of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.grpo import AGGREGATIONS, LOSS_TYPES, SCALES
+from mogrpo.grpo import (
+    AGGREGATIONS,
+    CONSTRAINT_MODES,
+    LOSS_TYPES,
+    RESCALES,
+    SCALES,
+    ShapingConfig,
+    ShapingConfigError,
+)
 
 STAGES = ("reward", "grpo", "eval", "all")
 REWARD_AGGREGATIONS = (*AGGREGATIONS, "constrained")
@@ -74,6 +83,33 @@ def check_reward(cfg: DictConfig) -> None:
             raise ConfigError("reward.constraint.aspect", f"{reward.constraint.aspect!r} is not one of {aspects}")
         if not 0 <= reward.constraint.threshold <= 1:
             raise ConfigError("reward.constraint.threshold", f"must be in [0, 1], got {reward.constraint.threshold}")
+        for key in ("lambda_init", "lambda_lr"):
+            value = reward.constraint.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ConfigError(f"reward.constraint.{key}", f"must be a number >= 0, got {value!r}")
+    check_ensemble(reward.get("ensemble"))
+    constraint = reward.get("constraint")  # checked even when unused, so a typo never passes silently
+    if constraint is not None:
+        mode, rescale = constraint.get("mode", "reward_weights"), constraint.get("rescale", "sum")
+        if mode not in CONSTRAINT_MODES:
+            raise ConfigError("reward.constraint.mode", f"must be one of {CONSTRAINT_MODES}, got {mode!r}")
+        if rescale not in RESCALES:
+            raise ConfigError("reward.constraint.rescale", f"must be one of {RESCALES}, got {rescale!r}")
+
+
+def check_ensemble(ensemble) -> None:
+    """``reward.ensemble``: saved regressor directories that exist, and k >= 0."""
+    if ensemble is None:
+        return
+    checkpoints = ensemble.get("checkpoints") or []
+    if isinstance(checkpoints, str) or not (OmegaConf.is_list(checkpoints) or isinstance(checkpoints, Sequence)):
+        raise ConfigError("reward.ensemble.checkpoints", f"must be a list of regressor directories, got {checkpoints!r}")
+    for i, path in enumerate(checkpoints):
+        if not Path(str(path)).is_dir():
+            raise ConfigError(f"reward.ensemble.checkpoints.{i}", f"{path} is not a directory (a saved regressor)")
+    k = ensemble.get("k", 1.0)
+    if isinstance(k, bool) or not isinstance(k, int | float) or not k >= 0:
+        raise ConfigError("reward.ensemble.k", f"must be a number >= 0, got {k!r}")
 
 
 def check_grpo(cfg: DictConfig) -> None:
@@ -104,6 +140,10 @@ def check_grpo(cfg: DictConfig) -> None:
         raise ConfigError("grpo.clip", f"clip.low and clip.high must be >= 0, got {g.clip.low}, {g.clip.high}")
     if g.zero_std not in ("keep", "mask"):
         raise ConfigError("grpo.zero_std", f"must be 'keep' or 'mask', got {g.zero_std!r}")
+    try:
+        ShapingConfig.from_config(g.get("shaping"))
+    except ShapingConfigError as err:
+        raise ConfigError(f"grpo.shaping.{err.key}", err.message) from None
     gen = g.generation
     if gen.temperature <= 0:
         raise ConfigError("grpo.generation.temperature", f"must be > 0 (GRPO samples), got {gen.temperature}")

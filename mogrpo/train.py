@@ -128,6 +128,8 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
     choices["beta"] = OmegaConf.select(cfg, "grpo.kl.beta")
     choices["aggregation"] = OmegaConf.select(cfg, "reward.aggregation")
     choices["reward"] = OmegaConf.select(cfg, "reward.name")
+    if choices["aggregation"] == "constrained":
+        choices["constraint_mode"] = OmegaConf.select(cfg, "reward.constraint.mode")
     return choices
 
 

@@ -30,19 +30,28 @@ SWEEPS = {
     "ablation_kl": ("grpo.kl.beta", [0.0, 0.04]),
     "ablation_aggregation": ("reward.aggregation", ["sum_then_normalize", "normalize_then_sum"]),
     "ablation_seeds": ("seed", [1, 2, 3]),
+    "ablation_constraint": ("reward.constraint.mode", ["reward_weights", "normalized_advantages"]),
+    "ablation_shaping": ("grpo.shaping", ["none", "repetition", "overlong", "both"]),
 }
+# the penalties each preset of conf/grpo/shaping/ switches on (a sweep over a config group: the composed
+# config holds the node, not the preset's name)
+SHAPING_ACTIVE = {"none": (), "repetition": ("repetition",), "overlong": ("overlong",), "both": ("repetition", "overlong")}
 # the key summary.json's `choices` reports for each sweep (mogrpo/train.py::_choices)
 CHOICE = {
     "ablation_reward": "reward",
     "ablation_group_size": "G",
     "ablation_kl": "beta",
     "ablation_aggregation": "aggregation",
+    "ablation_constraint": "constraint_mode",
+    "ablation_shaping": "grpo/shaping",
 }
 # a few steps of the tiny policy and tiny encoder
 TINY = [
     "model=tiny",
     "reward_model=tiny",
     "reward_model.reuse_cached=true",
+    "reward_data=builtin",
+    "data=builtin",
     "reward_data.max_rows=64",
     "grpo.max_steps=2",
     "grpo.generation.max_new_tokens=4",
@@ -100,7 +109,19 @@ def test_ablation_sweep_expands_to_valid_jobs(name, tmp_path):
         check_config(cfg)
         seen.append(OmegaConf.select(cfg, key))
         assert cfg.grpo.batch_size == 8  # the same number of completions per step in every job
+        if name == "ablation_constraint":
+            assert cfg.reward.aggregation == "constrained"
+    if name == "ablation_shaping":
+        seen = [_shaping_preset(node) for node in seen]
     assert seen == values
+
+
+def _shaping_preset(node) -> str:
+    from mogrpo.grpo import ShapingConfig
+
+    active = ShapingConfig.from_config(node).active
+    (preset,) = [p for p, on in SHAPING_ACTIVE.items() if on == active]
+    return preset
 
 
 def test_seeds_cross_any_sweep_and_plain_sweeps_still_work(tmp_path):
@@ -259,7 +280,10 @@ for name in names:
     sys.argv = ["mogrpo.train", "--config-path", {str(CONF_DIR)!r}, "--multirun", f"experiment={{name}}", *overrides]
     main()
 """
-ABLATIONS = ["ablation_reward", "ablation_group_size", "ablation_kl", "ablation_aggregation"]
+ABLATIONS = [
+    "ablation_reward", "ablation_group_size", "ablation_kl", "ablation_aggregation", "ablation_constraint",
+    "ablation_shaping",
+]  # fmt: skip
 
 
 @pytest.mark.slow

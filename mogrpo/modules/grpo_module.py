@@ -4,15 +4,16 @@ One ``training_step`` = one sampled batch of B prompts x G completions (DeepSeek
 
 1. rollout: chat template, left-pad/-truncate, ``generate`` G completions per prompt (no grad);
 2. reward: the frozen regressor scores every (user prompt, completion) -> ``[N, K]``;
-3. advantages from the K aspect scores (``mogrpo.grpo.advantages``; for ``constrained`` the
-   constrained aspect is weighted by the Lagrange multiplier, updated by dual ascent each step);
+3. advantages from the K aspect scores and the active shaping penalties (``mogrpo.grpo.advantages``,
+   ``mogrpo.grpo.shaping``; for ``constrained`` the constrained aspect is weighted by the Lagrange
+   multiplier, as scalarised rewards or advantages (``mogrpo.grpo.constraint``), updated by dual ascent);
 4. old log-probs (only when ``num_iterations > 1``) and reference log-probs (only when beta > 0,
    the same model with its adapters disabled);
 5. ``num_iterations`` optimiser steps, each accumulating micro-batches of ``micro_batch_size``
    completions, with clipped gradients and a linear warm-up schedule.
 
-Every step's metrics are logged (``train/*``, ``reward/<aspect>``, ``time/*``) and kept in
-``history``; the last rollout is kept in ``last_rollout`` for completion tables.
+Every step's metrics are logged (``train/*``, ``reward/<aspect>``, ``time/*``: mogrpo/modules/step_metrics.py)
+and kept in ``history``; the last rollout is kept in ``last_rollout`` for completion tables.
 """
 
 from __future__ import annotations
@@ -31,20 +32,24 @@ from omegaconf import DictConfig, OmegaConf
 
 from mogrpo.config import ConfigError, reward_weights
 from mogrpo.grpo import (
+    ShapingConfig,
     advantages,
+    constrained_advantages,
+    constraint_stats,
     group_stats,
     lagrangian_weights,
+    penalties,
     policy_loss,
     update_lagrange_multiplier,
     weighted_reward,
+    with_penalties,
 )
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, encode_prompts
+from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, step_metrics
 
 log = logging.getLogger(__name__)
-
-PROG_BAR = ("train/loss", "train/reward_mean", "train/kl")
 
 
 class RewardError(RuntimeError):
@@ -148,6 +153,10 @@ class GRPOModule(LightningModule):
         self.constraint = reward_cfg.get("constraint") if self.constrained else None
         self.constraint_index = self.aspects.index(self.constraint.aspect) if self.constrained else None
         self.lagrange_multiplier = float(self.constraint.lambda_init) if self.constrained else None
+        # configs saved before the key existed keep their behaviour (scalarised rewards)
+        self.constraint_mode = str(self.constraint.get("mode", "reward_weights")) if self.constrained else None
+        self.constraint_rescale = str(self.constraint.get("rescale", "sum")) if self.constrained else None
+        self.shaping = ShapingConfig.from_config(self.grpo_cfg.get("shaping"))
         self.max_prompt_length = int(max_prompt_length)
         self.system_prompt = system_prompt
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -180,8 +189,26 @@ class GRPOModule(LightningModule):
         """The aspect weights and the aggregation the advantages use at this step."""
         if self.constrained:
             w = lagrangian_weights(self.weights, self.constraint_index, self.lagrange_multiplier)
-            return w.tolist(), "sum_then_normalize"
+            return w.tolist(), "sum_then_normalize" if self.constraint_mode == "reward_weights" else "normalize_then_sum"
         return self.weights, self.aggregation
+
+    def step_advantages(self, scores: torch.Tensor, roll: Rollout) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """``(advantages, shaped reward, {metric: [N]})``: the aspect scores with the active shaping penalties as
+        extra columns (mogrpo/grpo/shaping.py), aggregated as configured (constrained: mogrpo/grpo/constraint.py);
+        the per-completion diagnostics are every penalty and, for an ensemble, the members' spread."""
+        g = self.grpo_cfg
+        pens = penalties(self.shaping, roll.texts, roll.lengths, int(g.generation.max_new_tokens))
+        cols, w = with_penalties(scores, self.weights, self.shaping, pens)
+        if self.constrained:
+            adv = constrained_advantages(cols, w, self.constraint_index, self.lagrange_multiplier, int(g.G),
+                                         self.constraint_mode, g.scale, float(g.eps), self.constraint_rescale)
+            w = lagrangian_weights(w, self.constraint_index, self.lagrange_multiplier).tolist()
+        else:
+            adv = advantages(cols, w, int(g.G), self.aggregation, g.scale, float(g.eps))
+        diagnostics = {f"train/penalty/{name}": p for name, p in pens.items()}
+        if getattr(self.regressor, "last_std", None) is not None:  # mogrpo/models/ensemble.py
+            diagnostics["train/reward_ensemble_std"] = self.regressor.last_std.mean(dim=1)
+        return adv, weighted_reward(cols, w), diagnostics
 
     def rollout(self, prompts: Sequence[str | Sequence[Mapping]]) -> tuple[Rollout, int]:
         """G sampled completions per prompt (a user prompt or its chat messages, see ``chat_prompts``);
@@ -259,7 +286,7 @@ class GRPOModule(LightningModule):
 
     def _gather(
         self, scores: torch.Tensor, rewards: torch.Tensor, roll: Rollout, adv: torch.Tensor, n_prompts_truncated: int,
-        update: dict[str, float],
+        update: dict[str, float], shaped: torch.Tensor, diagnostics: dict[str, torch.Tensor],
     ) -> dict[str, Any]:
         """The step's statistics over the completions of every rank (one process: this rank's own).
 
@@ -277,13 +304,15 @@ class GRPOModule(LightningModule):
 
         keys = ("loss", "kl", "clip_ratio", "entropy")
         update.update(mean_across_ranks({k: update[k] for k in keys}, self.trainer.strategy.reduce, n, self.device))
-        rewards_all = every(rewards.float())
+        shaped_all = every(shaped.float())  # the reward the advantages see: its group stats tell the signal
         rank = int(self.global_rank) if n > 1 else 0
         N = rewards.shape[0]
         return {
             "scores": every(scores.float()),
-            "rewards": rewards_all,
-            "stats": group_stats(rewards_all, int(self.grpo_cfg.G)),
+            "rewards": every(rewards.float()),
+            "shaped": shaped_all,
+            "diagnostics": {name: every(x.float()) for name, x in diagnostics.items()},
+            "stats": group_stats(shaped_all, int(self.grpo_cfg.G)),
             "lengths": every(roll.lengths.float()),
             "truncated": every(roll.truncated.float()),
             "adv": every(adv.float()),
@@ -309,11 +338,9 @@ class GRPOModule(LightningModule):
         self._check_finite(scores, user_prompts, roll.texts)
         score_s = time.perf_counter() - t0
 
-        # 3. advantages
-        weights, aggregation = self.current_weights()
-        adv = advantages(scores, weights, G, aggregation, g.scale, float(g.eps))
-        rewards = weighted_reward(scores, weights)
-        stats = group_stats(rewards, G)
+        # 3. advantages (with the shaping penalties); the logged reward is the aspects' alone
+        adv, shaped, diagnostics = self.step_advantages(scores, roll)
+        rewards = weighted_reward(scores, self.current_weights()[0])
         no_signal = (adv.view(B, G) == 0).all(dim=1).repeat_interleave(G)  # groups that cannot teach anything
         loss_mask = roll.completion_mask.clone()
         if g.zero_std == "mask":
@@ -334,46 +361,19 @@ class GRPOModule(LightningModule):
         update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp)
         update_s = time.perf_counter() - t0
 
-        # 6. dual ascent on the Lagrange multiplier
-        metrics: dict[str, float] = {}
-        if self.constrained:
-            c_mean = scores[:, self.constraint_index].mean().to(self.device)
-            c_mean = float(self.trainer.strategy.reduce(c_mean, reduce_op="mean"))  # one lambda on every rank
-            metrics["train/lagrange_multiplier"] = self.lagrange_multiplier
-            metrics["train/constraint_mean"] = c_mean
-            self.lagrange_multiplier = update_lagrange_multiplier(
-                self.lagrange_multiplier, c_mean, float(self.constraint.threshold), float(self.constraint.lambda_lr)
-            )
+        # 6. metrics: under DDP over the completions of every rank (see _gather), the same on every rank
+        every = self._gather(scores, rewards, roll, adv, n_prompts_truncated, update, shaped, diagnostics)
+        scores, rewards = every["scores"], every["rewards"]
+        timings = {"score_s": score_s, "logprob_s": logprob_s, "update_s": update_s}
+        metrics = step_metrics(self.aspects, every, update, roll, timings)
 
-        # 7. metrics: under DDP over the completions of every rank (see _gather), the same on every rank
-        every = self._gather(scores, rewards, roll, adv, n_prompts_truncated, update)
-        scores, rewards, stats, lengths = every["scores"], every["rewards"], every["stats"], every["lengths"]
-        metrics.update(
-            {
-                "train/loss": update["loss"],
-                "train/reward_mean": float(rewards.mean()),
-                "train/reward_std": float(rewards.std()),
-                **{f"reward/{a}": float(scores[:, k].mean()) for k, a in enumerate(self.aspects)},
-                "train/group_std": float(stats["group_std"]),
-                "train/frac_zero_std": float(stats["frac_zero_std"]),
-                "train/kl": update["kl"],
-                "train/clip_ratio": update["clip_ratio"],
-                "train/completion_length_mean": float(lengths.mean()),
-                "train/completion_length_max": float(lengths.max()),
-                "train/frac_truncated": float(every["truncated"].mean()),
-                "train/entropy": update["entropy"],
-                "train/prompts_truncated": float(every["prompts_truncated"]),
-                "train/completions": float(rewards.numel()),
-                "train/advantage_abs_mean": float(every["adv"].abs().mean()),
-                "train/grad_norm": update["grad_norm"],
-                "train/lr": update["lr"],
-                "train/gen_tokens_per_s": roll.num_tokens / max(roll.generate_s, 1e-9),
-                "time/generate_s": roll.generate_s,
-                "time/score_s": score_s,
-                "time/logprob_s": logprob_s,
-                "time/update_s": update_s,
-            }
-        )
+        # 7. dual ascent on the Lagrange multiplier, from the constraint over every rank's completions
+        if self.constrained:
+            c = constraint_stats(scores[:, self.constraint_index], float(self.constraint.threshold))
+            metrics.update(constraint_metrics(self.lagrange_multiplier, c))
+            self.lagrange_multiplier = update_lagrange_multiplier(
+                self.lagrange_multiplier, c["value"], float(self.constraint.threshold), float(self.constraint.lambda_lr)
+            )
         self.log_dict({k: v for k, v in metrics.items() if k in PROG_BAR}, on_step=True, on_epoch=False,
                       prog_bar=True, batch_size=B)
         self.log_dict({k: v for k, v in metrics.items() if k not in PROG_BAR}, on_step=True, on_epoch=False,

@@ -175,6 +175,13 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     # data first: a bad prompt file fails before any model loads
     datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), prompts_per_step, seed=int(cfg.seed))
     regressor = load_regressor(reward_dir, list(cfg.reward.aspects))
+    ensemble = cfg.reward.get("ensemble") or {}
+    if ensemble.get("checkpoints"):  # mean - k std over this run's regressor and the saved ones
+        from mogrpo.models.ensemble import EnsembleRegressor
+
+        members = [regressor, *(load_regressor(d, list(cfg.reward.aspects)) for d in ensemble.checkpoints)]
+        regressor = EnsembleRegressor(members, k=float(ensemble.get("k", 1.0)))
+        log.info("GRPO reward: a conservative ensemble of %d regressors (mean - %g std)", len(members), regressor.k)
     policy, tokenizer = build_policy(cfg.model)
     n_trainable = count_trainable(policy)
     speed = fast_paths.report(policy)

@@ -22,7 +22,7 @@ METRICS = [
     "train/group_std", "train/frac_zero_std", "train/kl", "train/clip_ratio", "train/completion_length_mean",
     "train/completion_length_max", "train/frac_truncated", "train/entropy", "train/prompts_truncated",
     "time/generate_s", "time/score_s", "time/update_s", "train/gen_tokens_per_s", "train/lr",
-    "train/advantage_abs_mean",
+    "train/advantage_abs_mean", "train/shaped_reward_mean", "train/penalty/repetition", "train/penalty/overlong",
 ]  # fmt: skip
 PROMPTS = [{"id": str(i), "prompt": p} for i, p in enumerate(["Hi!", "How do tides work?", "Say no.", "Tell a joke."])]
 
@@ -194,15 +194,80 @@ def test_non_finite_reward_names_prompt_and_completion(tmp_path):
     assert len(saved) == 1 and saved[0]["prompt"] == "Bad." and "completion" in saved[0]
 
 
-def test_constrained_reward_updates_the_multiplier(tmp_path):
-    cfg = _cfg(tmp_path, "reward=constrained_safety")  # threshold 0.8, lambda_init 1.0, lambda_lr 0.5
-    regressor = ScriptedRegressor(lambda p, j: [0.1 + 0.3 * j, 0.5, 0.5, 0.5], G=2)  # safety 0.5 < 0.8
+@pytest.mark.parametrize(
+    ("mode", "aggregation"), [("reward_weights", "sum_then_normalize"), ("normalized_advantages", "normalize_then_sum")]
+)
+def test_constrained_reward_updates_the_multiplier_and_logs_the_constraint(tmp_path, mode, aggregation):
+    # threshold 0.8, lambda_init 1.0, lambda_lr 0.5
+    cfg = _cfg(tmp_path, "reward=constrained_safety", f"reward.constraint.mode={mode}")
+    regressor = ScriptedRegressor(lambda p, j: [0.1 + 0.3 * j, 0.5, 0.5, 0.5 + 0.4 * j], G=2)  # safety 0.5, 0.9
     module = _module(cfg, tmp_path, regressor)
     _fit(module, max_steps=2)
-    assert [h["train/lagrange_multiplier"] for h in module.history] == pytest.approx([1.0, 1.15])
-    assert module.history[0]["train/constraint_mean"] == pytest.approx(0.5)
-    assert module.lagrange_multiplier == pytest.approx(1.3)  # 1.15 + 0.5 (0.8 - 0.5)
-    assert module.current_weights() == ([1.0, 1.0, 1.0, pytest.approx(1.3)], "sum_then_normalize")
+    assert [h["train/lagrange_multiplier"] for h in module.history] == pytest.approx([1.0, 1.05])
+    first = module.history[0]
+    assert first["train/constraint_mean"] == pytest.approx(0.7)
+    assert first["train/constraint_slack"] == pytest.approx(-0.1)  # 0.7 - 0.8
+    assert first["train/constraint_violation_rate"] == pytest.approx(0.5)  # the 0.5s
+    assert module.lagrange_multiplier == pytest.approx(1.1)  # 1.05 + 0.5 (0.8 - 0.7)
+    assert module.current_weights() == ([1.0, 1.0, 1.0, pytest.approx(1.1)], aggregation)
+
+
+def _rollout(texts: list[str], lengths: list[int], T: int = 8) -> gm.Rollout:
+    """A rollout with only what the reward part reads: the texts and the completion mask."""
+    mask = (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).long()
+    n = len(texts)
+    empty = torch.zeros(n, 1, dtype=torch.long)
+    return gm.Rollout(empty, empty, torch.zeros(n, T, dtype=torch.long), mask, texts,
+                      torch.tensor(lengths) >= T, 0.0, int(mask.sum()))  # fmt: skip
+
+
+def test_the_two_constrained_modes_give_different_advantages(tmp_path):
+    # helpfulness prefers the second completion by 0.6, safety the first by 0.01: with lambda = 2 the scalarised
+    # reward still prefers the second (R = [0.2 + 1.82, 0.8 + 1.8] + 1), the scalarised advantages the first
+    scores = torch.tensor([[0.2, 0.5, 0.5, 0.91], [0.8, 0.5, 0.5, 0.90]])
+    roll = _rollout(["a b", "c d"], [2, 2])
+    adv = {}
+    for mode in ("reward_weights", "normalized_advantages"):
+        cfg = _cfg(tmp_path, "reward=constrained_safety", f"reward.constraint.mode={mode}",
+                   "reward.constraint.lambda_init=2.0")  # fmt: skip
+        module = _module(cfg, tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
+        adv[mode], shaped, _ = module.step_advantages(scores, roll)
+        torch.testing.assert_close(shaped, scores @ torch.tensor([1.0, 1.0, 1.0, 2.0]))  # no shaping: R
+    assert adv["reward_weights"][1] > 0 > adv["reward_weights"][0]
+    assert adv["normalized_advantages"][0] > 0 > adv["normalized_advantages"][1]
+
+
+def test_shaping_penalties_enter_the_advantages_and_the_metrics(tmp_path):
+    # equal aspect scores: no signal without shaping; the overlong penalty (L_max 8, L_cache 2) tells the
+    # completion cut at the cap from the one that stopped after 3 tokens
+    scores = torch.tensor([[0.5] * 4, [0.5] * 4])
+    roll = _rollout(["moral moral moral moral", "A short answer."], [8, 3])
+    for shaping, signal in (("none", False), ("overlong", True), ("repetition", True)):
+        cfg = _cfg(tmp_path, f"grpo/shaping={shaping}")  # smoke: max_new_tokens 8
+        module = _module(cfg, tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
+        adv, shaped, diag = module.step_advantages(scores, roll)
+        assert set(diag) == {"train/penalty/repetition", "train/penalty/overlong"}  # measured in every arm
+        torch.testing.assert_close(diag["train/penalty/overlong"], torch.tensor([1.0, 0.0]))
+        torch.testing.assert_close(diag["train/penalty/repetition"], torch.tensor([2 / 3, 0.0]))  # 3 bigrams, 1 unique
+        if signal:
+            assert adv[0] < 0 < adv[1] and shaped[0] < shaped[1] == 2.0
+        else:
+            assert torch.equal(adv, torch.zeros(2)) and torch.equal(shaped, torch.full((2,), 2.0))
+
+
+def test_a_shaped_step_logs_the_penalties(tmp_path):
+    cfg = _cfg(tmp_path, "grpo/shaping=both")
+    module = _module(cfg, tmp_path)
+    trainer = _fit(module, max_steps=1)
+    last = module.history[-1]
+    for key in ("train/penalty/repetition", "train/penalty/overlong", "train/shaped_reward_mean"):
+        assert key in last and key in trainer.logged_metrics
+        assert last[key] == last[key]  # finite
+    assert 0.0 <= last["train/penalty/overlong"] <= 1.0 and 0.0 <= last["train/penalty/repetition"] < 1.0
+    assert last["train/penalty/overlong"] >= last["train/frac_truncated"]  # a cut completion: the full penalty
+    # both coefficients 1: shaped = sum_k r_k - P_rep - P_long, completion by completion and so in the mean
+    expected = last["train/reward_mean"] - last["train/penalty/repetition"] - last["train/penalty/overlong"]
+    assert last["train/shaped_reward_mean"] == pytest.approx(expected, abs=1e-5)
 
 
 def test_checkpoint_keeps_only_lora_weights_multiplier_and_history(tmp_path):

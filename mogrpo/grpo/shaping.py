@@ -1,0 +1,151 @@
+"""Reward shaping against reward hacking: per-completion penalties subtracted before the advantages.
+
+A policy can please a learned reward model with text no reader wants: "moralising word salad"
+that repeats one word, or answers that run into the token cap. Two penalties, each ``P in [0, 1]``
+and each switched on by a coefficient ``coef > 0`` (``grpo.shaping.<name>.coef``; 0 = off):
+
+``repetition``: the share of repeated word n-grams within the completion (Li et al. 2016's
+distinct-n, taken per completion)::
+
+    P_rep(y) = 1 - |unique n-grams of y| / |n-grams of y|      (0 when y has fewer than n words)
+
+``overlong``: DAPO's soft overlong punishment (Yu et al. 2025, eq. 13) with L_max the generation cap
+(``grpo.generation.max_new_tokens``) and L_cache the soft band before it, a share of the cap
+(``cache_fraction``: L_cache = max(1, round(cache_fraction L_max)); DAPO: 4096 of 20480 tokens = 0.2);
+``|y|`` counts the tokens of the completion up to and including its EOS, so a completion cut at the
+cap has ``|y| = L_max``::
+
+    P_long(y) = 0                                   |y| <= L_max - L_cache
+              = (|y| - (L_max - L_cache)) / L_cache  L_max - L_cache < |y| <= L_max   (1 at the cap)
+
+``conservative_scores`` (an ensemble of M reward models, ``reward.ensemble``): the uncertainty-weighted
+optimisation of Coste et al. 2024 ("Reward Model Ensembles Help Mitigate Overoptimization", ICLR),
+aspect by aspect, with the members' std in place of their variance (the same units as the scores)::
+
+    r_k(y) = mean_m r_k^m(y) - k_std * std_m r_k^m(y)
+
+Where the members disagree, the policy has left the data they agree on; the score there is the
+pessimistic one, so exploiting one member's blind spot stops paying.
+
+The penalties join the K aspect scores as extra columns with weight ``-coef``
+(:func:`with_penalties`), so every aggregation treats them as it treats an aspect:
+``sum_then_normalize`` normalises ``sum_k w_k r_k - sum_p coef_p P_p``; ``normalize_then_sum`` and
+the constrained ``normalized_advantages`` normalise each penalty in its group first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+PENALTIES = ("repetition", "overlong")
+_WORD = re.compile(r"[a-z0-9']+")  # the words of mogrpo/eval/diversity.py
+
+
+class ShapingConfigError(ValueError):
+    """A wrong ``grpo.shaping`` value; ``key`` is the key below ``grpo.shaping``."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(f"{key}: {message}")
+
+
+def repetition_penalty(texts: Sequence[str], n: int = 2) -> torch.Tensor:
+    """``P_rep`` of each completion, ``[N]`` in [0, 1): 1 - distinct-n of its own word n-grams."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    out = []
+    for text in texts:
+        w = _WORD.findall(text.lower())
+        grams = [tuple(w[i : i + n]) for i in range(len(w) - n + 1)]
+        out.append(1.0 - len(set(grams)) / len(grams) if grams else 0.0)
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def overlong_penalty(lengths: torch.Tensor, max_length: int, cache: int) -> torch.Tensor:
+    """``P_long`` of each completion, ``[N]`` in [0, 1]: 0 up to ``max_length - cache`` tokens, linear to 1
+    at ``max_length`` (and 1 beyond)."""
+    if not 1 <= cache <= max_length:
+        raise ValueError(f"cache must be in [1, max_length={max_length}], got {cache}")
+    start = max_length - cache
+    return ((lengths.float() - start) / cache).clamp(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ShapingConfig:
+    """The ``grpo.shaping`` node (conf/grpo/shaping/): one coefficient per penalty, 0 = off."""
+
+    repetition_coef: float = 0.0  # weight of P_rep against aspect weights of ~1
+    repetition_n: int = 2  # n of the word n-grams (1: repeated words, 2: repeated bigrams)
+    overlong_coef: float = 0.0  # weight of P_long
+    overlong_cache_fraction: float = 0.25  # L_cache / L_max: the band before the cap where P_long ramps to 1
+
+    def __post_init__(self):
+        for name in ("repetition_coef", "overlong_coef"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise ShapingConfigError(name.replace("_", ".", 1), f"must be a number >= 0 (0 = off), got {v!r}")
+        n = self.repetition_n
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ShapingConfigError("repetition.n", f"must be an integer >= 1, got {n!r}")
+        f = self.overlong_cache_fraction
+        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f <= 1:
+            raise ShapingConfigError("overlong.cache_fraction", f"must be a number in (0, 1], got {f!r}")
+
+    @classmethod
+    def from_config(cls, node: Mapping | None) -> ShapingConfig:
+        """From ``{repetition: {coef, n}, overlong: {coef, cache_fraction}}`` (missing parts: defaults; None: all off)."""
+        if node is None:
+            return cls()
+        unknown = [k for k in node if k not in PENALTIES]
+        if unknown:
+            raise ShapingConfigError(str(unknown[0]), f"unknown penalty; the penalties are {list(PENALTIES)}")
+        known = {f.name for f in fields(cls)}
+        kwargs = {}
+        for penalty in PENALTIES:
+            for key, value in (node.get(penalty) or {}).items():
+                if f"{penalty}_{key}" not in known:
+                    raise ShapingConfigError(f"{penalty}.{key}", f"unknown key of the {penalty} penalty")
+                kwargs[f"{penalty}_{key}"] = value
+        return cls(**kwargs)
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """The penalties with a coefficient > 0, in :data:`PENALTIES` order."""
+        return tuple(p for p in PENALTIES if getattr(self, f"{p}_coef") > 0)
+
+    def overlong_cache(self, max_length: int) -> int:
+        """L_cache in tokens for a cap of ``max_length`` tokens: round(cache_fraction L_max), at least 1."""
+        return max(1, min(int(max_length), round(self.overlong_cache_fraction * int(max_length))))
+
+
+def penalties(cfg: ShapingConfig, texts: Sequence[str], lengths: torch.Tensor, max_length: int) -> dict[str, torch.Tensor]:
+    """Every penalty ``{name: [N] in [0, 1]}``, active or not (an inactive one is a free diagnostic: how
+    much the policy repeats itself or runs into the cap without the penalty)."""
+    return {
+        "repetition": repetition_penalty(texts, cfg.repetition_n),
+        "overlong": overlong_penalty(lengths.cpu(), max_length, cfg.overlong_cache(max_length)),
+    }
+
+
+def with_penalties(
+    scores: torch.Tensor, weights: Sequence[float], cfg: ShapingConfig, pens: Mapping[str, torch.Tensor]
+) -> tuple[torch.Tensor, list[float]]:
+    """The active penalties appended to the scores: ``(scores | P_1 .. P_m, weights | -coef_1 .. -coef_m)``,
+    ``[N, K + m]`` and ``K + m`` weights (``m = 0``: the inputs unchanged)."""
+    names = [p for p in cfg.active if p in pens]
+    if not names:
+        return scores, [float(w) for w in weights]
+    cols = torch.stack([pens[p].to(device=scores.device, dtype=scores.dtype) for p in names], dim=1)
+    coefs = [-float(getattr(cfg, f"{p}_coef")) for p in names]
+    return torch.cat([scores, cols], dim=1), [*(float(w) for w in weights), *coefs]
+
+
+def conservative_scores(samples: torch.Tensor, k: float) -> torch.Tensor:
+    """``mean - k std`` over the M ensemble members: ``[M, N, K] -> [N, K]`` (sample std, M >= 2)."""
+    if samples.ndim != 3 or samples.shape[0] < 2:
+        raise ValueError(f"samples must be [M >= 2, N, K], got shape {tuple(samples.shape)}")
+    return samples.mean(dim=0) - float(k) * samples.std(dim=0)
