@@ -155,6 +155,14 @@ def _convert_gguf(package_dir: Path, gguf_file: str, out: Path, tokenizer_only: 
     log.info("converted %s in %.1fs", gguf_file, time.time() - t0)
 
 
+def _versioned(name: str) -> str:
+    """The cache entry of a converted model, per transformers major version: a tokenizer saved by
+    transformers 5 (``TokenizersBackend``) does not load in transformers 4, and the other way round."""
+    import transformers
+
+    return f"{name}-transformers{transformers.__version__.split('.')[0]}"
+
+
 def packaged_dir(name: str, cache_dir: Path | None = None, tokenizer_only: bool = False) -> Path:
     """A local HF directory for a packaged model, converting (and caching) a GGUF file once."""
     package, sub, gguf_file = PACKAGED[name]
@@ -162,11 +170,11 @@ def packaged_dir(name: str, cache_dir: Path | None = None, tokenizer_only: bool 
     if gguf_file is None:
         return (pkg_dir / sub).resolve()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    full = cache / name
+    full = cache / _versioned(name)
     if full.exists():
         return full
     if tokenizer_only:
-        return _atomic_dir(cache / f"{name}-tokenizer", lambda d: _convert_gguf(pkg_dir, gguf_file, d, True))
+        return _atomic_dir(cache / f"{_versioned(name)}-tokenizer", lambda d: _convert_gguf(pkg_dir, gguf_file, d, True))
     return _atomic_dir(full, lambda d: _convert_gguf(pkg_dir, gguf_file, d, False))
 
 
