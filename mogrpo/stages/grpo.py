@@ -159,6 +159,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     from hydra.utils import instantiate
 
     from mogrpo.callbacks import grpo_callbacks
+    from mogrpo.callbacks.progress import ProgressLines
     from mogrpo.data.prompts import PromptDataModule
     from mogrpo.models import fast_paths
     from mogrpo.models.policy import build_policy, count_trainable
@@ -218,6 +219,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             default_root_dir=str(run_dir),
             callbacks=[
                 RankOffsetSeed(int(cfg.seed)), checkpoints, HistoryWriter(history_path),
+                ProgressLines("grpo", keys=("train/reward_mean", "train/kl", "train/loss")),
                 *grpo_callbacks(cfg), *_callbacks(cfg),
             ],
         )

@@ -120,6 +120,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     """
     import hydra
 
+    from mogrpo.callbacks.progress import ProgressLines
     from mogrpo.eval.calibration import calibration_for, plot_calibration, write_calibration
     from mogrpo.eval.calibration_markdown import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.models.regressor import build_regressor
@@ -158,6 +159,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
             cfg.trainer,
             max_epochs=int(rm.max_epochs),
             limit_val_batches=rm.get("limit_val_batches") or 1.0,
+            callbacks=[ProgressLines("reward model", keys=("train/loss", "val/loss"))],
             logger=logger if logger is not None else False,
             default_root_dir=str(run_dir),
         )
