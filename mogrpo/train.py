@@ -36,6 +36,10 @@ def _write_json(path: Path, obj: Any) -> None:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured stages; returns (and writes to ``summary.json``) the run's summary."""
     check_config(cfg)  # before any model or data loads
+    if cfg.stage in ("eval", "all"):
+        from mogrpo.stages.eval_config import check_eval_config
+
+        check_eval_config(cfg)  # a bad eval setting fails now, not after GRPO
     check_launch(cfg)
     from mogrpo.utils.seed import seed_everything
 

@@ -58,6 +58,8 @@ def _to_prompt(row: dict, prompt_column: str, source: str, row_no: int, default_
         "kind": row.get("kind"),
         "split": row.get("split"),
     }
+    if row.get("source") is not None:  # where the prompt came from (the evaluation reports refusal per source)
+        out["source"] = str(row["source"])
     if row.get("messages") is not None:  # a multi-turn prompt: the policy answers these chat messages
         out["messages"] = check_messages(row["messages"], source=source, row=row_no)
     return out

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mogrpo.eval.report import markdown_table
+from mogrpo.eval.formatting import markdown_table
 
 CALIBRATION_MD = "calibration.md"
 

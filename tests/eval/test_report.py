@@ -106,3 +106,32 @@ def test_write_report_draws_only_what_has_data(tmp_path):
     md = (other / "report.md").read_text()
     assert "No alarms." in md and "XSTest: skipped: disabled (eval.xstest.enabled=false)." in md
     assert "- xstest: disabled (eval.xstest.enabled=false)" in md
+
+
+def _kind_refusal(base, aligned, n):
+    """A by_kind entry: refusal rates (all full refusals) of base and aligned over n prompts."""
+
+    def rates(r):
+        return None if r is None else {"n": n, "refusal_rate": r, "full_refusal_rate": r, "partial_refusal_rate": 0.0,
+                                       "compliance_rate": 1 - r, "counts": {"full_refusal": round(r * n), "partial_refusal": 0}}  # fmt: skip
+
+    refusal = {"base": rates(base), "aligned": rates(aligned)}
+    if aligned is not None:
+        refusal["change"] = {"refusal_rate": aligned - base, "full_refusal_rate": aligned - base}
+    return {"n": n, "refusal": refusal}
+
+
+def test_split_refusal_rows_title_and_plot(tmp_path):
+    r = {**result(with_refusal=False), "alarms": [], "split": "validation"}
+    r["by_kind"] = {"adversarial": _kind_refusal(0.25, 0.75, 4), "benign": _kind_refusal(0.0, 0.5, 2)}
+    r["by_kind"]["adversarial"]["by_source"] = {"src_a": _kind_refusal(0.25, 0.75, 4)}
+    md = render_report(r)
+    assert md.startswith("# Evaluation on the validation split (for tuning, not for reporting)")
+    # rows of the split: 25% -> 75% (+50 points); benign 0% -> 50%
+    assert "| Validation adversarial prompts | 4 | 25.0% | 25.0% | 0.0% | 75.0% | 75.0% | 75.0% | 0.0% | 25.0% | +50.0 pts |" in md
+    assert "| Validation benign prompts (over-refusal) | 2 | 0.0% |" in md
+    assert "| adversarial | src_a | 4 | 25.0% (1) | 25.0% | 75.0% (3) | 75.0% | +50.0 pts |" in md
+    assert write_report(r, tmp_path)["plots"] == ["aspects.png", "refusal.png"]  # base vs aligned: drawn
+    base_only = {**r, "by_kind": {"adversarial": _kind_refusal(0.25, None, 4)}}
+    assert write_report(base_only, tmp_path / "b")["plots"] == ["aspects.png"]  # nothing to compare
+    assert render_report({**r, "split": "heldout"}).startswith("# Evaluation on the held-out split")
