@@ -20,6 +20,7 @@ from mogrpo.grpo import (
     ShapingConfig,
     ShapingConfigError,
 )
+from mogrpo.warm_start import WarmStartConfig, WarmStartConfigError
 
 STAGES = ("reward", "grpo", "eval", "all")
 REWARD_AGGREGATIONS = (*AGGREGATIONS, "constrained")
@@ -153,6 +154,35 @@ def check_grpo(cfg: DictConfig) -> None:
         raise ConfigError("grpo.generation.max_new_tokens", f"must be >= 1, got {gen.max_new_tokens}")
 
 
+def warm_start_settings(cfg: DictConfig) -> WarmStartConfig:
+    """``grpo.warm_start`` as a checked :class:`~mogrpo.warm_start.WarmStartConfig` (absent: off); a bad value
+    is a ConfigError naming its key, e.g. ``grpo.warm_start.steps``."""
+    node = _get(cfg, "grpo.warm_start")
+    if node is not None and not OmegaConf.is_dict(node):
+        raise ConfigError("grpo.warm_start", f"must be a mapping of settings (enabled, steps, ...), got {node!r}")
+    try:
+        return WarmStartConfig.from_config(OmegaConf.to_container(node, resolve=True) if node is not None else None)
+    except WarmStartConfigError as err:
+        raise ConfigError(f"grpo.warm_start.{err.key}", err.message) from None
+
+
+def check_warm_start(cfg: DictConfig) -> None:
+    """The warm start's settings, and (when it is on and reads public data) that ``paths.shared_data`` exists."""
+    from mogrpo.data.demonstrations import SHARED_SOURCES
+
+    settings = warm_start_settings(cfg)
+    shared = [s for s in settings.sources if s in SHARED_SOURCES]
+    if not settings.enabled or not shared:
+        return
+    root = _get(cfg, "paths.shared_data")
+    if root in (None, "", "???") or not Path(str(root)).expanduser().is_dir():
+        raise ConfigError(
+            "paths.shared_data",
+            f"grpo.warm_start.sources {shared} read {root}, which does not exist; {SHARED_DATA_HINT}, or keep the "
+            "warm start on the packaged data: grpo.warm_start.sources=[builtin]",
+        )
+
+
 def check_lora(cfg: DictConfig) -> None:
     lora = _get(cfg, "model.lora")
     if lora is None:
@@ -212,6 +242,7 @@ def check_config(cfg: DictConfig) -> None:
     check_reward(cfg)
     if cfg.stage in ("grpo", "all"):
         check_grpo(cfg)
+        check_warm_start(cfg)
         check_lora(cfg)
     for key in ("reward_data.val_fraction", "reward_data.test_fraction"):
         v = _get(cfg, key)

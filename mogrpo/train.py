@@ -109,9 +109,12 @@ def _check_prompts(cfg: DictConfig) -> None:
     """Read the prompt sets the stages will use, so a broken prompt file fails now (naming file and row),
     not after the reward model has trained."""
     from mogrpo.stages.grpo import load_prompt_sets
+    from mogrpo.stages.warm_start import load_demonstrations
 
     if cfg.stage in ("grpo", "all"):
         load_prompt_sets(cfg, "train")
+        if cfg.get("resume") is None:  # a resumed run does not warm-start again
+            load_demonstrations(cfg)
     if cfg.stage in ("eval", "all"):
         load_prompt_sets(cfg, "heldout")
 
@@ -132,6 +135,7 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
     choices["beta"] = OmegaConf.select(cfg, "grpo.kl.beta")
     choices["aggregation"] = OmegaConf.select(cfg, "reward.aggregation")
     choices["reward"] = OmegaConf.select(cfg, "reward.name")
+    choices["warm_start"] = bool(OmegaConf.select(cfg, "grpo.warm_start.enabled", default=False))
     if choices["aggregation"] == "constrained":
         choices["constraint_mode"] = OmegaConf.select(cfg, "reward.constraint.mode")
     return choices

@@ -89,6 +89,48 @@ def test_sigkill_after_first_checkpoint_then_resume_auto(tmp_path, reward_dir):
         assert adapter and all(torch.isfinite(t).all() for t in adapter.values())
 
 
+WARM_START = ["grpo.warm_start.enabled=true", "grpo.warm_start.steps=3", "grpo.warm_start.batch_size=2",
+              "grpo.warm_start.max_response_tokens=16", "grpo.warm_start.overlong=truncate"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_killed_run_with_a_warm_start_resumes_without_repeating_it(tmp_path, reward_dir):
+    """SIGKILL after the first GRPO checkpoint of a warm-started run; ``resume=auto`` continues from the
+    checkpoint (whose adapter holds the warm start) and does not warm-start again; nothing is lost."""
+    run_dir = tmp_path / "run"
+    ckpts = run_dir / "checkpoints"
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(_command(run_dir, reward_dir, *WARM_START), cwd=REPO_ROOT, env=_env(), stdout=log,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and last_checkpoint(ckpts) is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed:\n" + (tmp_path / "first.log").read_text()[-3000:]
+        assert last_checkpoint(ckpts) is not None, "no checkpoint within 180 s"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not (run_dir / "summary.json").exists()
+    record = json.loads((run_dir / "warm_start.json").read_text())
+    assert record["complete"] and record["steps"] == 3
+    first = last_checkpoint(ckpts)
+
+    done = subprocess.run(_command(run_dir, reward_dir, *WARM_START, "resume=auto"), cwd=REPO_ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=150, check=False)  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "warm start:" not in done.stdout + done.stderr  # no progress bar: it did not train again
+    summary = json.loads((run_dir / "summary.json").read_text())["grpo"]
+    assert summary["steps"] == MAX_STEPS and summary["resumed_from"] == str(first)
+    assert summary["warm_start"]["status"] == "in_checkpoint" and summary["warm_start"]["losses"] == record["losses"]
+    assert json.loads((run_dir / "warm_start.json").read_text()) == record  # the record is kept as it was
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    assert [h["warm_start/loss"] for h in history[:3]] == record["losses"]
+    assert [h["step"] for h in history[3:]] == list(range(1, MAX_STEPS + 1))  # no gap, no repeat
+
+
 def test_a_resumed_run_keeps_the_reward_model_it_trained(tmp_path):
     from conftest import compose_cfg
 

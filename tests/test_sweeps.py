@@ -32,6 +32,7 @@ SWEEPS = {
     "ablation_seeds": ("seed", [1, 2, 3]),
     "ablation_constraint": ("reward.constraint.mode", ["reward_weights", "normalized_advantages"]),
     "ablation_shaping": ("grpo.shaping", ["none", "repetition", "overlong", "both"]),
+    "ablation_warm_start": ("grpo.warm_start.enabled", [False, True]),
 }
 # the penalties each preset of conf/grpo/shaping/ switches on (a sweep over a config group: the composed
 # config holds the node, not the preset's name)
@@ -44,6 +45,7 @@ CHOICE = {
     "ablation_aggregation": "aggregation",
     "ablation_constraint": "constraint_mode",
     "ablation_shaping": "grpo/shaping",
+    "ablation_warm_start": "warm_start",
 }
 # a few steps of the tiny policy and tiny encoder
 TINY = [
@@ -61,6 +63,12 @@ TINY = [
     "eval.batch_size=2",
     "eval.decoding.max_new_tokens=4",
     "trainer.enable_progress_bar=false",
+    # the warm start (on in ablation_warm_start's second job): two steps on the packaged data only
+    "grpo.warm_start.steps=2",
+    "grpo.warm_start.batch_size=2",
+    "grpo.warm_start.sources=[builtin]",
+    "grpo.warm_start.max_response_tokens=16",
+    "grpo.warm_start.overlong=truncate",
 ]
 
 
@@ -282,7 +290,7 @@ for name in names:
 """
 ABLATIONS = [
     "ablation_reward", "ablation_group_size", "ablation_kl", "ablation_aggregation", "ablation_constraint",
-    "ablation_shaping",
+    "ablation_shaping", "ablation_warm_start",
 ]  # fmt: skip
 
 
@@ -299,6 +307,9 @@ def test_every_ablation_sweep_runs_with_tiny_models(tmp_path, shared_cache):
         _, values = SWEEPS[name]
         assert [s["choices"][CHOICE[name]] for s in summaries] == values, name
         assert all(s["grpo"]["steps"] == 2 and s["eval"]["aspects"] for s in summaries), name
+        if name == "ablation_warm_start":
+            assert [s["grpo"]["warm_start"]["enabled"] for s in summaries] == [False, True]
+            assert summaries[1]["grpo"]["warm_start"]["steps"] == 2
         result = summarize([sweep])
         assert [r["n_seeds"] for r in result["rows"]] == [1] * len(values), name
         assert not result["failed"]

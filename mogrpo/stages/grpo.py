@@ -4,6 +4,10 @@ Writes into the run dir: ``adapter/`` (peft ``save_pretrained``), ``history.json
 of metrics per sampled batch) and every ``grpo.checkpoint_every`` steps ``checkpoints/step_<n>/``
 (``resume=auto`` continues from the newest: mogrpo/utils/checkpoint.py). Under DDP only global
 rank 0 writes files.
+
+With ``grpo.warm_start.enabled`` the policy is first fine-tuned on safe demonstrations, right before
+the first GRPO step (mogrpo/stages/warm_start.py: ``warm_start.json``, ``warm_start_adapter/``; its
+per-step rows, ``"phase": "warm_start"``, head ``history.jsonl``); a resumed run does not repeat it.
 """
 
 from __future__ import annotations
@@ -117,16 +121,18 @@ def write_history(history: list[dict], path: Path) -> None:
 class HistoryWriter(Callback):
     """Streams ``history.jsonl`` one line per step (rank 0), so a killed run keeps its metrics.
 
-    At train start the file is rewritten from the module's history (restored from the checkpoint on
-    resume), so the steps re-run after a resume are not written twice.
+    At train start the file is rewritten from the ``prefix`` rows (the warm start's) and the module's
+    history (restored from the checkpoint on resume), so the steps re-run after a resume are not
+    written twice.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, prefix: list[dict] | None = None):
         self.path = Path(path)
+        self.prefix = list(prefix or [])
 
     def on_train_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            write_history(pl_module.history, self.path)
+            write_history([*self.prefix, *pl_module.history], self.path)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.is_global_zero and pl_module.history:
@@ -164,6 +170,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     from mogrpo.models import fast_paths
     from mogrpo.models.policy import build_policy, count_trainable
     from mogrpo.modules.grpo_module import GRPOModule
+    from mogrpo.stages import warm_start
     from mogrpo.utils.checkpoint import CHECKPOINTS_DIR, STATE_NAME, GRPOCheckpoint, resolve_resume
     from mogrpo.utils.distributed import RankOffsetSeed, is_global_zero
     from mogrpo.utils.logging import finish_logger, make_logger
@@ -175,6 +182,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     resume = resolve_resume(cfg.get("resume"), run_dir)
     # data first: a bad prompt file fails before any model loads
     datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), prompts_per_step, seed=int(cfg.seed))
+    demos = warm_start.load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
     regressor = load_regressor(reward_dir, list(cfg.reward.aspects))
     ensemble = cfg.reward.get("ensemble") or {}
     if ensemble.get("checkpoints"):  # mean - k std over this run's regressor and the saved ones
@@ -205,6 +213,8 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     logger = make_logger(cfg, "grpo")
     adapter_dir = run_dir / "adapter"
     history_path = run_dir / "history.jsonl"
+    history = HistoryWriter(history_path)
+    warm: dict[str, Any] | None = None
     checkpoints = GRPOCheckpoint(
         run_dir / CHECKPOINTS_DIR, every=int(cfg.grpo.get("checkpoint_every") or 0),
         keep=cfg.grpo.get("keep_checkpoints"),
@@ -218,11 +228,16 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             enable_checkpointing=False,
             default_root_dir=str(run_dir),
             callbacks=[
-                RankOffsetSeed(int(cfg.seed)), checkpoints, HistoryWriter(history_path),
+                RankOffsetSeed(int(cfg.seed)), checkpoints, history,
                 ProgressLines("grpo", keys=("train/reward_mean", "train/kl", "train/loss")),
                 *grpo_callbacks(cfg), *_callbacks(cfg),
             ],
         )
+        # the warm start (grpo.warm_start): on the same peft policy, on the Trainer's device, before GRPO's first step
+        warm = warm_start.warm_start_policy(cfg, policy, tokenizer, demos, run_dir, resume, logger,
+                                            device=trainer.strategy.root_device,
+                                            forward_context=trainer.precision_plugin.forward_context)  # fmt: skip
+        history.prefix = warm_start.history_rows(warm)
         if resume is not None:
             log.info("resuming GRPO from %s", resume)
         ckpt_path = str(resume / STATE_NAME) if resume is not None else None
@@ -231,7 +246,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             policy.save_pretrained(str(adapter_dir))
     finally:
         if is_global_zero():
-            write_history(module.history, history_path)
+            write_history([*history.prefix, *module.history], history_path)
         finish_logger(logger)
     summary: dict[str, Any] = {
         "steps": int(trainer.global_step),
@@ -243,6 +258,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
         "fast_paths": {path: "on" if reason is None else f"off: {reason}" for path, reason in speed.items()},
         "world_size": int(trainer.world_size),
         "resumed_from": str(resume) if resume is not None else None,
+        "warm_start": warm_start.summary_of(warm),
         "checkpoints": [str(run_dir / CHECKPOINTS_DIR / f"step_{s}") for s in checkpoints.saved],
         "wall_time_s": round(time.time() - t0, 1),
     }

@@ -1,0 +1,232 @@
+"""The warm start inside the GRPO stage: a short SFT of the LoRA adapter on safe demonstrations, right
+before the first GRPO step, on the same peft policy (``grpo.warm_start``, off by default).
+
+Writes into the run dir (rank 0), once the warm start is done:
+
+    warm_start_adapter/  the LoRA adapter after the warm start (``eval.adapter=`` evaluates SFT alone)
+    warm_start.json      the record: config, steps, losses, wall time and s/step, the demonstrations per
+                         kind/source (available, after the length filter, in the mix, seen), the encoding
+                         counts and the per-step rows that head ``history.jsonl``
+
+Its per-step ``warm_start/loss`` (and lr, grad norm, tokens) goes to the run's logger as it trains,
+with ``warm_start/step`` as its step, and into the history.
+
+Resuming (``resume``) never trains twice:
+
+- from a GRPO checkpoint: not run; that checkpoint's adapter already holds the warm start. The record
+  is read back (its rows go back at the head of ``history.jsonl``).
+- ``resume=auto`` before the first GRPO checkpoint, with a finished warm start of the same config in
+  the run dir: its adapter is loaded instead of training again. A run killed during the warm start
+  itself has no record and trains it again from the start (it is short, and seeded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from mogrpo.warm_start import WarmStartConfig
+
+log = logging.getLogger(__name__)
+
+WARM_START_JSON = "warm_start.json"
+WARM_START_ADAPTER = "warm_start_adapter"
+PHASE = "warm_start"  # the ``phase`` of the warm start's rows in history.jsonl
+
+
+def warm_start_config(cfg: DictConfig) -> WarmStartConfig:
+    """``grpo.warm_start`` as a :class:`WarmStartConfig`; a bad value is a ConfigError naming its key."""
+    from mogrpo.config import warm_start_settings
+
+    return warm_start_settings(cfg)
+
+
+def load_demonstrations(cfg: DictConfig) -> list[dict] | None:
+    """The warm start's train-split demonstrations (:func:`mogrpo.data.demonstrations.demonstrations`), read
+    before any model loads; None when the warm start is off."""
+    from mogrpo.data.demonstrations import demonstrations
+    from mogrpo.stages.grpo import _shared_data
+
+    config = warm_start_config(cfg)
+    if not config.enabled:
+        return None
+    return demonstrations(_shared_data(cfg), config.sources)
+
+
+def read_record(run_dir: str | Path) -> dict[str, Any] | None:
+    """The finished warm start's record in ``run_dir``, or None."""
+    path = Path(run_dir) / WARM_START_JSON
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        log.warning("%s is not valid JSON; ignoring it", path)
+        return None
+    return record if isinstance(record, dict) and record.get("complete") else None
+
+
+def history_rows(record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The warm start's rows for ``history.jsonl`` (``{"phase": "warm_start", "warm_start/step", ...}``)."""
+    return [dict(r) for r in (record or {}).get("history", [])]
+
+
+def load_adapter_weights(policy, adapter_dir: str | Path) -> None:
+    """Load a saved LoRA adapter's weights into ``policy`` (the same adapters: a ConfigError otherwise)."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    from mogrpo.config import ConfigError
+
+    state = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
+    expected = set(get_peft_model_state_dict(policy))
+    if set(state) != expected:
+        raise ConfigError("resume", f"the warm-start adapter in {adapter_dir} has other LoRA weights than this "
+                          f"run's ({sorted(expected ^ set(state))[:2]}); resume with the model.lora it was saved with")  # fmt: skip
+    set_peft_model_state_dict(policy, state)
+
+
+def _log_row(logger, row: dict[str, Any]) -> None:
+    if logger is None:
+        return
+    try:
+        logger.log_metrics({k: v for k, v in row.items() if k != "phase"}, step=int(row["warm_start/step"]))
+    except Exception as err:  # never crash a run over logging
+        log.warning("logging the warm start failed: %s", err)
+
+
+def _define_wandb_step(logger) -> None:
+    """In W&B, plot ``warm_start/*`` against ``warm_start/step`` (not the GRPO step)."""
+    experiment = getattr(logger, "_experiment", None)
+    if experiment is not None and hasattr(experiment, "define_metric"):
+        try:
+            experiment.define_metric("warm_start/*", step_metric="warm_start/step")
+        except Exception:
+            pass
+
+
+def _train(cfg, config, policy, tokenizer, demos, logger, forward_context) -> dict[str, Any]:
+    """Encode, filter by length, mix, train; the record (without status), its ``history`` the per-step rows."""
+    from mogrpo.config import ConfigError
+    from mogrpo.data.demonstrations import demo_counts, mix_demonstrations
+    from mogrpo.data.errors import DataError
+    from mogrpo.warm_start.encode import encode_demonstrations
+    from mogrpo.warm_start.loop import run_warm_start
+
+    encoded, stats = encode_demonstrations(
+        tokenizer, demos, int(cfg.model.max_prompt_length), config.max_response_tokens, config.overlong,
+        cfg.data.get("system_prompt"),
+    )  # fmt: skip
+    fitting = [demos[e.index] for e in encoded]
+    short = (f"{len(fitting)} of {len(demos)} demonstrations {dict(demo_counts(fitting))} have a response of at most "
+             f"max_response_tokens={config.max_response_tokens} tokens")  # fmt: skip
+    try:
+        mixed = {id(d) for d in mix_demonstrations(fitting, config.adversarial_fraction, config.mix_seed)}
+    except DataError as err:
+        raise ConfigError("grpo.warm_start.max_response_tokens", f"{short}: {err}") from None
+    pool = [e for e in encoded if id(demos[e.index]) in mixed]
+    if len(pool) < config.batch_size:
+        raise ConfigError("grpo.warm_start.max_response_tokens", f"{short}, {len(pool)} after the adversarial:benign "
+                          f"mix: fewer than a batch of grpo.warm_start.batch_size={config.batch_size}")  # fmt: skip
+    rows: list[dict[str, Any]] = []
+
+    def on_step(row: dict[str, Any]) -> None:
+        rows.append({"phase": PHASE, **row})
+        _log_row(logger, rows[-1])
+
+    _define_wandb_step(logger)
+    progress = bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True))
+    log.info("warm start: %d steps of %d on %d demonstrations %s", config.steps, config.batch_size, len(pool),
+             dict(demo_counts([demos[e.index] for e in pool])))  # fmt: skip
+    result = run_warm_start(policy, tokenizer, pool, config, seed=int(cfg.seed), on_step=on_step,
+                            progress=progress, forward_context=forward_context)  # fmt: skip
+    if logger is not None and hasattr(logger, "save"):
+        logger.save()
+    seen = [demos[i] for i in result.pop("seen")]
+    unique = list({id(d): d for d in seen}.values())
+    record = {
+        **result,
+        "config": config.to_dict(),
+        "seed": int(cfg.seed),  # the batch order's
+        "demonstrations": {
+            "available": dict(demo_counts(demos)),  # train split, evaluation-only prompts dropped
+            "fit_length": dict(demo_counts(fitting)),  # after the max_response_tokens filter
+            "mix": dict(demo_counts([demos[e.index] for e in pool])),  # after the adversarial:benign ratio
+            "used": dict(demo_counts(unique)),  # distinct demonstrations in some batch
+            "seen": dict(demo_counts(seen)),  # with repeats: steps x batch_size in all
+        },
+        "encoding": stats,
+        "history": rows,
+    }
+    return record
+
+
+def warm_start_policy(
+    cfg: DictConfig,
+    policy,
+    tokenizer,
+    demos: list[dict] | None,
+    run_dir: str | Path,
+    resume: Path | None,
+    logger=None,
+    device=None,
+    forward_context: Callable | None = None,
+) -> dict[str, Any] | None:
+    """Warm-start ``policy`` in place as ``grpo.warm_start`` says (see the module docstring); returns the
+    record with its ``status`` (``trained`` / ``reused`` / ``in_checkpoint``), or None when it is off.
+
+    ``demos``: :func:`load_demonstrations`; ``resume``: the GRPO checkpoint the stage resumes from (None:
+    a fresh start); ``device``: where to train (the Trainer's root device; the policy is moved there only
+    when it trains); ``forward_context``: the Trainer's precision context (autocast under mixed precision).
+    Under DDP every rank runs the same seeded steps on the same batches (so the ranks start GRPO from one
+    adapter); rank 0 writes the files. Under FSDP the warm start trains the whole model on one device.
+    """
+    from mogrpo.utils.distributed import is_global_zero
+    from mogrpo.utils.io import write_json
+
+    config = warm_start_config(cfg)
+    if not config.enabled:
+        return None
+    run_dir = Path(run_dir)
+    if resume is not None:  # the checkpoint's adapter already holds the warm start
+        record = read_record(run_dir) or read_record(Path(resume).parent.parent)
+        if record is None:
+            log.warning("resuming from %s: no %s found; the warm start is not run again (the checkpoint's "
+                        "adapter continues as it is)", resume, WARM_START_JSON)  # fmt: skip
+            return {"status": "in_checkpoint", "config": config.to_dict(), "history": []}
+        if record.get("config") != config.to_dict():
+            log.warning("resuming with another grpo.warm_start than the run's (%s); it is not run again",
+                        record.get("config"))  # fmt: skip
+        if is_global_zero() and not (run_dir / WARM_START_JSON).is_file():
+            write_json(run_dir / WARM_START_JSON, record)
+        return {**record, "status": "in_checkpoint"}
+    adapter_dir = run_dir / WARM_START_ADAPTER
+    record = read_record(run_dir) if cfg.get("resume") else None
+    if record is not None and record.get("config") == config.to_dict() and (adapter_dir / "adapter_config.json").is_file():
+        load_adapter_weights(policy, adapter_dir)
+        log.info("resume: the run's warm start is done; loaded its adapter from %s", adapter_dir)
+        return {**record, "status": "reused"}
+    if demos is None:
+        demos = load_demonstrations(cfg)
+    if device is not None:
+        policy.to(device)
+    record = _train(cfg, config, policy, tokenizer, demos, logger, forward_context)
+    record.update(complete=True, adapter=str(adapter_dir))
+    if is_global_zero():
+        policy.save_pretrained(str(adapter_dir))  # first the adapter, then the record that says it is done
+        write_json(run_dir / WARM_START_JSON, record)
+    log.info("warm start: loss %.3f -> %.3f in %d steps (%.2f s/step)", record["losses"][0], record["losses"][-1],
+             record["steps"], record["s_per_step"])  # fmt: skip
+    return {**record, "status": "trained"}
+
+
+def summary_of(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The warm start's entry of the GRPO summary (the record without its per-step rows)."""
+    if record is None:
+        return {"enabled": False}
+    return {"enabled": True, **{k: v for k, v in record.items() if k != "history"}}
