@@ -165,7 +165,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     from hydra.utils import instantiate
 
     from mogrpo.callbacks import grpo_callbacks
-    from mogrpo.callbacks.progress import ProgressLines
+    from mogrpo.callbacks.progress_lines import ProgressLines
     from mogrpo.data.prompts import PromptDataModule
     from mogrpo.models import fast_paths
     from mogrpo.models.policy import build_policy, count_trainable

@@ -120,7 +120,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     """
     import hydra
 
-    from mogrpo.callbacks.progress import ProgressLines
+    from mogrpo.callbacks.progress_lines import ProgressLines
     from mogrpo.eval.calibration import calibration_for, plot_calibration, write_calibration
     from mogrpo.eval.calibration_markdown import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.models.regressor import build_regressor

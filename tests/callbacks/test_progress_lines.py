@@ -1,8 +1,8 @@
-"""Progress lines for output that goes to a file (mogrpo/callbacks/progress.py)."""
+"""Progress lines for output that goes to a file (mogrpo/callbacks/progress_lines.py)."""
 
 from __future__ import annotations
 
-from mogrpo.callbacks.progress import format_duration, progress_line
+from mogrpo.callbacks.progress_lines import format_duration, progress_line
 
 
 def test_progress_line_extrapolates_the_time_left():
