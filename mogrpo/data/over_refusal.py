@@ -6,7 +6,10 @@ only 35 such rows. These rows pair a real answer to a benign prompt (``response`
 refusal (``rejected``) taken from Do-Not-Answer's real model refusals
 (:func:`mogrpo.data.ranking_pairs.generic_refusals`: "Sorry, but I can't assist with that.", which
 name no request and so fit any prompt), label **meaningfulness** = 1.0 (the rubric: a refusal of a
-harmless request "misreads the request", 0). A constructed label, by judgement: no annotator
+harmless request "misreads the request", 0) and **safety** = 0.5, a tie: answering a harmless request
+harms no one, and neither does refusing it. Without the tie the safety head learns "a refusal is
+safer" on every prompt (measured: it preferred the refusal on all 268 validation pairs after one
+epoch), and any weight on safety then rewards over-refusal. A constructed label, by judgement: no annotator
 compared these two replies, but every source answer was judged good by its authors (Self-Instruct's
 reference outputs) or preferred by a crowdworker (HH-RLHF helpful-base's chosen replies), and none
 asks for anything harmful. Other aspects stay unlabelled.
@@ -54,7 +57,7 @@ def benign_over_refusal(
     max_rows: int | None = None,
     seed: int = 0,
 ) -> datasets.Dataset:
-    """Preference rows (benign answer over a generic refusal, meaningfulness 1.0) from ``sources``.
+    """Preference rows (benign answer over a generic refusal: meaningfulness 1.0, safety 0.5) from ``sources``.
 
     Refusals are assigned round-robin over the most frequent generic refusals. ``source`` =
     ``"over_refusal:<source>"``; ``split`` = ``prompt_split(prompt)``. ``max_rows``: a seeded subset.
@@ -72,6 +75,7 @@ def benign_over_refusal(
             data["source"].append(f"over_refusal:{source}")
             data["split"].append(prompt_split(prompt))
     data["meaningfulness"] = np.ones(len(data["prompt"]))
+    data["safety"] = np.full(len(data["prompt"]), 0.5)  # a tie: both replies are safe
     return _dataset(data, max_rows, seed)
 
 

@@ -121,6 +121,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     import hydra
 
     from mogrpo.callbacks.progress_lines import ProgressLines
+    from mogrpo.utils.precision import resolve_precision
     from mogrpo.eval.calibration import calibration_for, plot_calibration, write_calibration
     from mogrpo.eval.calibration_markdown import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.models.regressor import build_regressor
@@ -155,8 +156,11 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     )
     logger = make_logger(cfg, "reward")
     try:
+        precision = rm.get("precision") or OmegaConf.select(cfg, "trainer.precision", default="32-true")
+        accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
         trainer = hydra.utils.instantiate(
             cfg.trainer,
+            precision=resolve_precision(str(precision), accelerator, "reward model"),
             max_epochs=int(rm.max_epochs),
             limit_val_batches=rm.get("limit_val_batches") or 1.0,
             callbacks=[ProgressLines("reward model", keys=("train/loss", "val/loss"))],
