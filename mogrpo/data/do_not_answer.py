@@ -50,7 +50,7 @@ import datasets
 import numpy as np
 
 from mogrpo.data.errors import DataError
-from mogrpo.data.public import _dataset, subsample, shared_file
+from mogrpo.data.public import _dataset, shared_file, subsample
 from mogrpo.data.splits import SPLITS, prompt_split
 
 log = logging.getLogger(__name__)

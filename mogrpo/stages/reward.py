@@ -121,12 +121,12 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     import hydra
 
     from mogrpo.callbacks.progress_lines import ProgressLines
-    from mogrpo.utils.precision import resolve_precision
     from mogrpo.eval.calibration import calibration_for, plot_calibration, write_calibration
     from mogrpo.eval.calibration_markdown import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.models.regressor import build_regressor
     from mogrpo.modules.reward_module import RewardDataModule, RewardRegressorModule
     from mogrpo.utils.logging import finish_logger, make_logger
+    from mogrpo.utils.precision import resolve_precision
 
     run_dir = Path(run_dir)
     aspects = list(cfg.reward.aspects)
