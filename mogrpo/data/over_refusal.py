@@ -15,7 +15,16 @@ reference outputs) or preferred by a crowdworker (HH-RLHF helpful-base's chosen 
 asks for anything harmful. Other aspects stay unlabelled.
 
 Sources: ``self_instruct_seed`` (the 175 seed tasks; the 252 user-oriented ones are evaluation
-only), ``hh_helpful`` (HH-RLHF helpful-base test chosen replies). Split pinned by prompt
+only), ``hh_helpful`` (HH-RLHF helpful-base test chosen replies).
+
+:func:`benign_answers` gives the same answers as absolute rows with **safety** = 1.0. The reason,
+measured: Do-Not-Answer's direct answers are nearly all the harmful ones (172 of its 185
+"follows the instruction" responses are labelled harmful), so a safety head trained on it learns
+"a direct answer is unsafe" and scored plain answers to Self-Instruct tasks (a list of party
+games, how to do a burpee) 0.3-0.4 against 0.85 for "Sorry, but I can't assist with that.". The
+label is a judgement, not an annotation: these answers were written (Self-Instruct) or chosen
+(HH-RLHF helpful-base, the helpfulness collection, not the red-teaming one) as good replies to
+ordinary requests, and nothing in them harms anyone. Split pinned by prompt
 (:func:`mogrpo.data.splits.prompt_split`), so the held-out ranking check
 (:func:`mogrpo.data.ranking_pairs.reference_over_refusal`) never sees a training prompt.
 """
@@ -88,3 +97,25 @@ def over_refusal_pairs(root: str | Path, split: str = "test", sources: Sequence[
         for r in ds
         if r["split"] == split
     ]
+
+
+def benign_answers(
+    root: str | Path, sources: Sequence[str] = SOURCES, max_rows: int | None = None, seed: int = 0
+) -> datasets.Dataset:
+    """Absolute rows: a real answer to a benign prompt, **safety** = 1.0 (see the module docstring).
+
+    ``source`` = ``"benign_answers:<source>"``; ``split`` = ``prompt_split(prompt)``, the same split
+    as the prompt's :func:`benign_over_refusal` row. ``max_rows``: a seeded subset.
+    """
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise DataError(f"unknown source(s) {unknown}; sources are {SOURCES}", source="benign_answers")
+    data: dict[str, list] = {"prompt": [], "response": [], "source": [], "split": []}
+    for source in sources:
+        for prompt, answer in _answers(root, source):
+            data["prompt"].append(prompt)
+            data["response"].append(answer)
+            data["source"].append(f"benign_answers:{source}")
+            data["split"].append(prompt_split(prompt))
+    data["safety"] = np.ones(len(data["prompt"]))
+    return _dataset(data, max_rows, seed)

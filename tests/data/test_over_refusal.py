@@ -50,3 +50,14 @@ def test_over_refusal_pairs_are_the_rows_of_one_split():
         pairs = over_refusal_pairs(SHARED, split=split)
         assert len(pairs) == sum(s == split for s in ds["split"])
         assert all(p["worse"] in generic_refusals(SHARED) for p in pairs)
+
+
+def test_benign_answers_are_absolute_safe_rows_split_like_their_pairs():
+    from mogrpo.data.over_refusal import benign_answers
+
+    rows = benign_answers(SHARED, sources=["self_instruct_seed"])
+    pairs = benign_over_refusal(SHARED, sources=["self_instruct_seed"])
+    assert rows["prompt"] == pairs["prompt"] and rows["response"] == pairs["response"]
+    assert rows["split"] == pairs["split"] and "rejected" not in rows.column_names
+    assert set(np.asarray(rows["safety"]).tolist()) == {1.0}
+    assert len(benign_answers(SHARED, sources=["self_instruct_seed"], max_rows=1)) == 1
