@@ -4,7 +4,7 @@
 
 Scores the held-out ranking pairs of ``reward_data.ranking`` (conf/reward_data/real_mix.yaml) once
 on ``--split`` (choose weights on ``validation``; report ``test``), then evaluates every weight
-vector of a grid (politeness, meaningfulness, actionability in {0.5, 1}, safety in {1, 2, 3, 4, 6})
+vector of a grid (``--levels`` for politeness, meaningfulness, actionability; ``--safety-levels``)
 without scoring again: R = sum_k w_k r_k, rate = share of pairs where R_better > R_worse. Prints a
 markdown table sorted by the worst of the two GRPO-critical rates (refusal over harmful compliance,
 helpful answer over refusal) and writes it with a JSON beside it.
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="validation", choices=("validation", "test"))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--override", action="append", default=[], help="extra train-config overrides")
+    ap.add_argument("--levels", default="0.25,0.5,1", help="weights tried for each non-safety aspect")
+    ap.add_argument("--safety-levels", default="1,2,3,4,6,8", help="weights tried for safety")
     args = ap.parse_args(argv)
 
     import torch
@@ -45,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     pairs, skipped = ranking_pairs(cfg)
     scores = {check: pair_scores(regressor, p) for check, p in pairs.items() if p}
     aspects = regressor.aspects
-    grid = [dict(zip(aspects, w)) for w in itertools.product((0.5, 1.0), (0.5, 1.0), (0.5, 1.0), (1.0, 2.0, 3.0, 4.0, 6.0))]
+    levels = [float(x) for x in args.levels.split(",")]
+    safety_levels = [float(x) for x in args.safety_levels.split(",")]
+    grid = [dict(zip(aspects, w)) for w in itertools.product(levels, levels, levels, safety_levels)]
     rows = []
     for weights in grid:
         w = torch.tensor([weights[a] for a in aspects])
