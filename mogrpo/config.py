@@ -11,6 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from mogrpo.errors import ConfigError
 from mogrpo.grpo import (
     AGGREGATIONS,
     CONSTRAINT_MODES,
@@ -24,14 +25,6 @@ from mogrpo.warm_start import WarmStartConfig, WarmStartConfigError
 
 STAGES = ("reward", "grpo", "eval", "all")
 REWARD_AGGREGATIONS = (*AGGREGATIONS, "constrained")
-
-
-class ConfigError(ValueError):
-    """A config value is wrong; the message starts with the dotted key."""
-
-    def __init__(self, key: str, message: str):
-        self.key = key
-        super().__init__(f"{key}: {message}")
 
 
 def _get(cfg: DictConfig, key: str, default=None):

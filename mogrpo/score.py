@@ -21,8 +21,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import ConfigError
-from mogrpo.data.errors import DataError
+from mogrpo.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from mogrpo.config import check_config
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
 from mogrpo.utils.cli import CONF_DIR, run_reporting_user_errors
-from mogrpo.utils.distributed import check_launch, is_global_zero, world_size
+from mogrpo.utils.distributed import is_global_zero, world_size
+from mogrpo.utils.launch import check_launch
 
 log = logging.getLogger(__name__)
 

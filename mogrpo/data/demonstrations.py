@@ -40,13 +40,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mogrpo.data.errors import DataError
 from mogrpo.data.eval_only import drop_eval_only
 from mogrpo.data.files import read_json_lines
 from mogrpo.data.messages import user_message
 from mogrpo.data.prompt_mix import balance_counts
 from mogrpo.data.prompt_sources import KINDS, SEED_TASKS_FILE, dedupe, seed_task_prompt
 from mogrpo.data.splits import normalise, prompt_split
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

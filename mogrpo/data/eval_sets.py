@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hydra.utils import to_absolute_path
 
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 from mogrpo.eval.refusal import LABELS, detect_refusal, label_rates
 
 XSTEST_FILE = "xstest/xstest_prompts.csv"

@@ -33,9 +33,9 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 
 from mogrpo.data import file_pairs
-from mogrpo.data.errors import DataError
 from mogrpo.data.labelled import features, validate_rows
 from mogrpo.data.splits import prompt_split
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

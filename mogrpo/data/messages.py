@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 
 ROLES = ("system", "user", "assistant")
 #: speaker labels of :func:`render_conversation` (HH-RLHF's ``Human:`` / ``Assistant:``)

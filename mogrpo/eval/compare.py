@@ -46,7 +46,7 @@ def generate_responses(
 
 def score_responses(regressor, prompts: Sequence[str], responses: Sequence[str], run_dir=None) -> torch.Tensor:
     """Aspect scores ``[N, K]`` of (prompt, response) pairs; raises if any is NaN/inf (see ``check_finite_scores``)."""
-    from mogrpo.modules.grpo_module import check_finite_scores
+    from mogrpo.models.regressor import check_finite_scores
 
     scores = regressor.score(list(prompts), list(responses))
     check_finite_scores(scores, prompts, responses, regressor.aspects, run_dir)

@@ -28,7 +28,7 @@ def build_policy(model_cfg: Mapping):
     from hydra.utils import instantiate
     from peft import get_peft_model
 
-    from mogrpo.config import ConfigError
+    from mogrpo.errors import ConfigError
     from mogrpo.models.loading import load_causal_lm
 
     model_cfg = to_plain(model_cfg)

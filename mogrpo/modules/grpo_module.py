@@ -19,7 +19,6 @@ and kept in ``history``; the last rollout is kept in ``last_rollout`` for comple
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,8 @@ import torch
 from lightning.pytorch import LightningModule
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import ConfigError, reward_weights
+from mogrpo.config import reward_weights
+from mogrpo.errors import ConfigError, RewardError  # noqa: F401  (RewardError: what a bad score raises)
 from mogrpo.grpo import (
     ShapingConfig,
     advantages,
@@ -47,41 +47,10 @@ from mogrpo.grpo import (
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, encode_prompts
+from mogrpo.models.regressor import check_finite_scores
 from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, step_metrics
 
 log = logging.getLogger(__name__)
-
-
-class RewardError(RuntimeError):
-    """The reward regressor returned a non-finite score; the message names the prompt and completion."""
-
-
-def check_finite_scores(
-    scores: torch.Tensor,
-    prompts: Sequence[str],
-    completions: Sequence[str],
-    aspects: Sequence[str],
-    run_dir: str | Path | None = None,
-) -> None:
-    """Raise :class:`RewardError` if any score is NaN/inf, saving the bad rows to ``<run_dir>/bad_reward.jsonl``."""
-    bad = (~torch.isfinite(scores)).any(dim=1).nonzero().flatten().tolist()
-    if not bad:
-        return
-    where = ""
-    if run_dir is not None:
-        path = Path(run_dir) / "bad_reward.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            for i in bad:
-                row = {"prompt": prompts[i], "completion": completions[i]}
-                row["scores"] = {a: float(v) for a, v in zip(aspects, scores[i].tolist())}
-                fh.write(json.dumps(row) + "\n")
-        where = f"; all {len(bad)} bad rows saved to {path}"
-    i = bad[0]
-    raise RewardError(
-        f"the reward regressor returned non-finite scores {dict(zip(aspects, scores[i].tolist()))} "
-        f"for prompt {prompts[i]!r} and completion {completions[i]!r}{where}"
-    )
 
 
 def micro_batch_weight(loss_type: str, rows: int, tokens: float, active_rows: int, active_tokens: float) -> float:

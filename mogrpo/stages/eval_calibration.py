@@ -18,8 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from mogrpo.config import ConfigError
-from mogrpo.data.errors import DataError
+from mogrpo.errors import ConfigError, DataError
 from mogrpo.stages.eval_config import select, skipped
 from mogrpo.stages.eval_sets import shared_file
 

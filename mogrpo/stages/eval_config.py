@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import ConfigError
+from mogrpo.errors import ConfigError
 
 #: eval.split -> the ``data`` key holding its prompts
 SPLITS = {"heldout": "heldout", "validation": "validation"}

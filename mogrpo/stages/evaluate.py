@@ -43,6 +43,7 @@ from omegaconf import DictConfig
 
 from mogrpo.eval.compare import generate_responses, score_responses
 from mogrpo.eval.tables import refusal_checks, set_table
+from mogrpo.models.regressor import load_regressor
 from mogrpo.stages.eval_calibration import (
     diasafety_calibration,
     load_calibration_data,
@@ -74,7 +75,6 @@ from mogrpo.stages.eval_sets import (
     stratified_head,
     xstest_set,
 )
-from mogrpo.stages.grpo import load_regressor
 
 __all__ = [
     "EVAL_JSON", "KINDS", "SAMPLES", "PromptSet", "adapter_path", "advbench_set", "check_adapter",

@@ -21,6 +21,8 @@ from typing import Any
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from mogrpo.models.regressor import load_regressor
+
 log = logging.getLogger(__name__)
 
 # the summary's "final_mean" averages the metrics of this many last steps
@@ -37,7 +39,7 @@ def load_prompt_sets(cfg: DictConfig, which: str) -> list[dict]:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
-    from mogrpo.data.errors import DataError
+    from mogrpo.errors import DataError
 
     if which == "validation" and OmegaConf.select(cfg, "data.validation") is None:
         return []
@@ -68,8 +70,8 @@ def _shared_data(cfg: DictConfig) -> str | None:
 def check_train_files(cfg: DictConfig) -> None:
     """Refuse a ``data.train`` that names a file of XSTest, AdvBench or Self-Instruct's user-oriented
     instructions (evaluation only, :mod:`mogrpo.data.eval_only`); needs no data."""
-    from mogrpo.config import ConfigError
     from mogrpo.data.eval_only import eval_only_files_named
+    from mogrpo.errors import ConfigError
 
     try:
         node = OmegaConf.to_container(cfg.data.train, resolve=True)
@@ -84,8 +86,8 @@ def check_train_files(cfg: DictConfig) -> None:
 def check_train_prompts(cfg: DictConfig, prompts: list[dict]) -> None:
     """Refuse GRPO training prompts that are in XSTest, AdvBench or Self-Instruct's user-oriented
     instructions by normalised text (any user turn counts), checked when ``paths.shared_data`` holds them."""
-    from mogrpo.config import ConfigError
     from mogrpo.data.eval_only import eval_only_texts, find_eval_only
+    from mogrpo.errors import ConfigError
 
     hits = find_eval_only(prompts, eval_only_texts(_shared_data(cfg)))
     if hits:
@@ -96,20 +98,6 @@ def check_train_prompts(cfg: DictConfig, prompts: list[dict]) -> None:
             f"{len(hits)} prompt(s) are in evaluation-only sets ({', '.join(sets)}), e.g. {first.get('id')!r}: "
             f"{first['prompt'][:80]!r}; drop them (mogrpo.data.eval_only.drop_eval_only) or use data=real_mix",
         )
-
-
-def load_regressor(reward_dir: str | Path, aspects: list[str]):
-    """The saved reward regressor, checked against ``reward.aspects`` (same names, same order)."""
-    from mogrpo.config import ConfigError
-    from mogrpo.models.regressor import MultiAspectRegressor
-
-    regressor = MultiAspectRegressor.load(reward_dir)
-    if regressor.aspects != list(aspects):
-        raise ConfigError(
-            "reward.aspects",
-            f"{list(aspects)} differ from the aspects {regressor.aspects} of the regressor in {reward_dir}",
-        )
-    return regressor
 
 
 def write_history(history: list[dict], path: Path) -> None:

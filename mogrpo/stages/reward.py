@@ -27,7 +27,7 @@ from omegaconf.errors import MissingMandatoryValue
 from torch import nn
 
 from mogrpo.config import ConfigError, reward_weights
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
 from mogrpo.utils.distributed import is_global_zero
 

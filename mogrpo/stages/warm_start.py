@@ -81,7 +81,7 @@ def load_adapter_weights(policy, adapter_dir: str | Path) -> None:
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    from mogrpo.config import ConfigError
+    from mogrpo.errors import ConfigError
 
     state = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
     expected = set(get_peft_model_state_dict(policy))
@@ -112,9 +112,8 @@ def _define_wandb_step(logger) -> None:
 
 def _train(cfg, config, policy, tokenizer, demos, logger, forward_context) -> dict[str, Any]:
     """Encode, filter by length, mix, train; the record (without status), its ``history`` the per-step rows."""
-    from mogrpo.config import ConfigError
     from mogrpo.data.demonstrations import demo_counts, mix_demonstrations
-    from mogrpo.data.errors import DataError
+    from mogrpo.errors import ConfigError, DataError
     from mogrpo.warm_start.encode import encode_demonstrations
     from mogrpo.warm_start.loop import run_warm_start
 

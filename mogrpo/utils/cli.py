@@ -15,8 +15,7 @@ log = logging.getLogger("mogrpo")
 
 def run_reporting_user_errors(fn: Callable[[Any], Any], cfg: Any) -> Any:
     """Call ``fn(cfg)``; a config or data mistake exits with one clear line instead of a traceback."""
-    from mogrpo.config import ConfigError
-    from mogrpo.data.errors import DataError
+    from mogrpo.errors import ConfigError, DataError
 
     try:
         return fn(cfg)
