@@ -2,17 +2,19 @@
 
     python -m mogrpo.evaluate run_dir=logs/train/runs/<timestamp>          # its adapter/ and reward_model/
     python -m mogrpo.evaluate eval=full run_dir=...                       # + XSTest (450) and AdvBench
-    python -m mogrpo.evaluate adapter=DIR reward_model.checkpoint=DIR eval.max_prompts=100 \
+    python -m mogrpo.evaluate eval.adapter=DIR reward_model.checkpoint=DIR eval.max_prompts=100 \
         eval.xstest.enabled=true eval.decoding.max_new_tokens=64
     python -m mogrpo.evaluate sensitivity=logs/ablation_group_size/multiruns/<timestamp>
 
 Writes ``eval.json``, ``report.md``, ``samples.jsonl`` and the PNGs into its Hydra run dir
 (``paths.output_dir``). A thin ``@hydra.main`` around :func:`evaluate`, which tests import.
-The work is :func:`mogrpo.stages.evaluate.run_eval_stage`, the same function ``train`` ends with.
+The work is :func:`mogrpo.stages.evaluation.run_eval_stage`, the same function ``train`` ends with.
+The config is checked before torch is imported (:func:`mogrpo.config.check_evaluate_config`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import ConfigError, check_reward
+from mogrpo.config import check_evaluate_config
+from mogrpo.configs import EvalConfig
+from mogrpo.errors import ConfigError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
-from mogrpo.utils.cli import CONF_DIR, run_reporting_user_errors
+from mogrpo.utils.cli import CONF_DIR, check_command_line, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +40,15 @@ def _path(cfg: DictConfig, key: str) -> Path | None:
 
 
 def resolve_adapter(cfg: DictConfig) -> Path | None:
-    """``adapter`` if given, else ``eval.adapter``, else ``<run_dir>/adapter``; None: base policy only.
+    """``eval.adapter`` if given, else ``<run_dir>/adapter``; None: base policy only.
 
     ConfigError naming the key when the given directory holds no saved adapter.
     """
-    from mogrpo.stages.evaluate import check_adapter
+    from mogrpo.stages.evaluation import check_adapter
 
-    for key in ("adapter", "eval.adapter"):
-        path = _path(cfg, key)
-        if path is not None:
-            return check_adapter(path, key)
+    adapter = EvalConfig.of(cfg).adapter
+    if adapter:
+        return check_adapter(adapter, "eval.adapter")
     run_dir = _path(cfg, "run_dir")
     if run_dir is None:
         return None
@@ -53,7 +56,7 @@ def resolve_adapter(cfg: DictConfig) -> Path | None:
         raise ConfigError("run_dir", f"{run_dir} is not a directory")
     if not (run_dir / "adapter" / "adapter_config.json").is_file():
         raise ConfigError(
-            "run_dir", f"{run_dir} has no adapter/ (did its GRPO stage finish?); pass adapter=DIR to evaluate another one"
+            "run_dir", f"{run_dir} has no adapter/ (did its GRPO stage finish?); pass eval.adapter=DIR to evaluate another one"
         )
     return run_dir / "adapter"
 
@@ -97,12 +100,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         result = group_size_sensitivity(str(cfg.sensitivity), out_dir=out_dir)
         log.info("group-size sensitivity written to %s", result["markdown"])
         return result
-    from mogrpo.stages.evaluate import check_eval_config, run_eval_stage
+    run = check_evaluate_config(cfg)  # before any model or data loads
+    from mogrpo.stages.evaluation import run_eval_stage
     from mogrpo.utils.seed import seed_everything
 
-    check_reward(cfg)
-    check_eval_config(cfg)  # before any model or data loads
-    seed_everything(cfg.seed)
+    seed_everything(run.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     adapter = resolve_adapter(cfg)
     differences = run_config_differences(cfg, _path(cfg, "run_dir"))
@@ -117,8 +119,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     run_reporting_user_errors(evaluate, cfg)
+
+
+@functools.wraps(_main)  # main.__wrapped__(cfg) runs the app's body on a composed config, as Hydra's own
+def main() -> None:
+    """The console entry: a command-line key Hydra cannot place is one ConfigError line, then Hydra runs."""
+    check_command_line("evaluate")
+    _main()
 
 
 if __name__ == "__main__":

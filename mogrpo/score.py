@@ -12,6 +12,7 @@ read and checked (columns present, prompts and responses non-empty) before the m
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from mogrpo.configs import ScoreConfig
 from mogrpo.errors import ConfigError, DataError
+from mogrpo.utils.cli import CONF_DIR, check_command_line, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
 
@@ -174,28 +177,32 @@ def score_file(
     return out_path
 
 
-# an absolute path: a relative one breaks under the `mogrpo-score` console script (Hydra then looks
-# for a python module `conf` instead of the directory beside the package)
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+def score(cfg: DictConfig) -> Path:
+    """The ``score`` config's file scored (:func:`score_file`); a bad setting is a ConfigError naming it."""
+    settings = ScoreConfig.of(cfg)
+    return score_file(
+        input=settings.input,
+        checkpoint=settings.checkpoint,
+        output=settings.output,
+        prompt_column=settings.prompt_column,
+        response_column=settings.response_column,
+        columns=settings.columns,
+        batch_size=settings.batch_size,
+        allow_empty_response=settings.allow_empty_response,
+        device=settings.device,
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="score")
-def main(cfg: DictConfig) -> None:
-    try:
-        score_file(
-            input=cfg.input,
-            checkpoint=cfg.reward_model.checkpoint,
-            output=cfg.output,
-            prompt_column=cfg.prompt_column,
-            response_column=cfg.response_column,
-            columns=OmegaConf.to_container(cfg.columns, resolve=True),
-            batch_size=int(cfg.batch_size),
-            allow_empty_response=bool(cfg.allow_empty_response),
-            device=str(cfg.device),
-        )
-    except (ConfigError, DataError) as err:  # a user mistake: one clear line, no traceback
-        log.error("%s: %s", type(err).__name__, err)
-        raise SystemExit(f"error: {err}") from None
+def _main(cfg: DictConfig) -> None:
+    run_reporting_user_errors(score, cfg)
+
+
+@functools.wraps(_main)  # main.__wrapped__(cfg) runs the app's body on a composed config, as Hydra's own
+def main() -> None:
+    """The console entry: a command-line key Hydra cannot place is one ConfigError line, then Hydra runs."""
+    check_command_line("score")
+    _main()
 
 
 if __name__ == "__main__":

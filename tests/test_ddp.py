@@ -162,7 +162,7 @@ def test_ddp_two_cpu_processes_train_reward_model_and_grpo(tmp_path):
     assert not torch.equal(state["rng"]["torch"][0], state["rng"]["torch"][1])  # rank-offset seeds
     assert summary["eval"]["n_prompts"] == 4 and (run / "samples.jsonl").is_file()
 
-    from mogrpo.utils.logging import offline_runs
+    from helpers import offline_runs
 
     assert len(offline_runs(run)) == 3  # reward, grpo, eval: rank 1 started none
     assert seconds < 170

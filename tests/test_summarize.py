@@ -44,7 +44,7 @@ def _job(root: Path, num: int, G: int, seed: int, evals: tuple | None, steps: in
             "seed": seed,
             "choices": {"G": G, "beta": 0.0, "reward": "multilabel"},
             "run_dir": str(d),
-            "eval": {  # the layout of mogrpo.stages.evaluate.run_eval_stage
+            "eval": {  # the layout of mogrpo.stages.evaluation.run_eval_stage
                 "n_prompts": 8,
                 "n": 8,
                 "aspects": {

@@ -140,8 +140,6 @@ SOURCES: dict[str, Callable[..., list[dict]]] = {
     "self_instruct_seed": self_instruct_seed,
     "builtin": builtin,
 }
-#: the sources that read ``paths.shared_data``
-SHARED_SOURCES = ("safety_tuned_llamas", "self_instruct_seed")
 
 
 def check_sources(sources: Sequence[str]) -> list[str]:

@@ -3,7 +3,7 @@
 A sweep such as ``python -m mogrpo.train --multirun experiment=ablation_group_size seed=1,2,3`` leaves
 one job dir per (G, seed) under the multirun dir, each with the ``summary.json`` of
 :func:`mogrpo.train.train`: ``choices.G``, ``seed`` and ``eval.aspects.<aspect>.aligned`` (the
-aligned policy's mean score on the held-out prompts, :func:`mogrpo.stages.evaluate.run_eval_stage`).
+aligned policy's mean score on the held-out prompts, :func:`mogrpo.stages.evaluation.run_eval_stage`).
 For each G with values x_1 .. x_n (one per seed)::
 
     mean = (1/n) sum_i x_i

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from mogrpo.configs.grpo import LOSS_TYPES
 from mogrpo.grpo.kl import k3_kl
-
-LOSS_TYPES = ("grpo", "bnpo", "dr_grpo")
 
 
 def policy_loss(

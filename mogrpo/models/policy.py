@@ -12,43 +12,44 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from mogrpo.utils.io import to_plain
+from mogrpo.errors import ConfigError
 
 
 def count_trainable(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def build_policy(model_cfg: Mapping):
-    """``(peft_model, tokenizer)`` from a ``model`` config node: frozen base + LoRA from ``model.lora``.
+def build_policy(model):
+    """``(peft_model, tokenizer)`` from the ``model`` settings (a :class:`~mogrpo.configs.ModelConfig`, or a
+    node of that group): frozen base + LoRA from ``model.lora``.
 
-    Raises :class:`~mogrpo.config.ConfigError` (a ValueError) naming ``model.lora.target_modules``
+    Raises :class:`~mogrpo.errors.ConfigError` (a ValueError) naming ``model.lora.target_modules``
     when the adapters match no module or leave no parameter trainable (``inference_mode: true``).
     """
     from hydra.utils import instantiate
     from peft import get_peft_model
 
-    from mogrpo.errors import ConfigError
+    from mogrpo.configs import ModelConfig
     from mogrpo.models.loading import load_causal_lm
 
-    model_cfg = to_plain(model_cfg)
-    model, tokenizer = load_causal_lm(model_cfg["spec"])
+    model_cfg = ModelConfig.from_node(model, ModelConfig.KEY)
+    model, tokenizer = load_causal_lm(model_cfg.spec)
     for p in model.parameters():
         p.requires_grad_(False)
-    if model_cfg.get("gradient_checkpointing", False):
+    if model_cfg.gradient_checkpointing:
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
             model.activation_checkpointing_enable({"use_reentrant": False})
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()  # so checkpointed blocks see a tensor that requires grad
         model.config.use_cache = False  # the update pass; generate() asks for the cache explicitly
-    lora_cfg = instantiate(model_cfg["lora"], _convert_="all")
+    lora_cfg = instantiate(model_cfg.lora, _convert_="all")
     target = getattr(lora_cfg, "target_modules", None)
     try:
         peft_model = get_peft_model(model, lora_cfg)
     except ValueError as err:
         raise ConfigError(
-            "model.lora.target_modules", f"{target!r} could not be applied to {model_cfg.get('name', 'the model')}: {err}"
+            "model.lora.target_modules", f"{target!r} could not be applied to {model_cfg.name}: {err}"
         ) from err
     if count_trainable(peft_model) == 0:
         raise ConfigError(

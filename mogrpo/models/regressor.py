@@ -141,20 +141,17 @@ class MultiAspectRegressor(nn.Module):
         return model.to(device).eval()
 
 
-def build_regressor(reward_model_cfg, aspects: Sequence[str]) -> MultiAspectRegressor:
-    """A fresh regressor (pretrained or tiny encoder, random heads) from a ``reward_model`` config node."""
+def build_regressor(reward_model, aspects: Sequence[str]) -> MultiAspectRegressor:
+    """A fresh regressor (pretrained or tiny encoder, random heads) from the ``reward_model`` settings
+    (a :class:`~mogrpo.configs.RewardModelConfig`, or a node of that group)."""
+    from mogrpo.configs import RewardModelConfig
     from mogrpo.models.loading import load_encoder
 
-    encoder, tokenizer = load_encoder(reward_model_cfg["spec"])
+    rm = RewardModelConfig.from_node(reward_model, RewardModelConfig.KEY)
+    encoder, tokenizer = load_encoder(rm.spec)
     return MultiAspectRegressor(
-        encoder,
-        tokenizer,
-        aspects,
-        pooling=reward_model_cfg.get("pooling", "mean"),
-        head_dropout=reward_model_cfg.get("head_dropout", 0.1),
-        max_length=reward_model_cfg.get("max_length", 256),
+        encoder, tokenizer, aspects, pooling=rm.pooling, head_dropout=rm.head_dropout, max_length=rm.max_length
     )
-
 
 def load_regressor(reward_dir: str | Path, aspects: Sequence[str]) -> MultiAspectRegressor:
     """The saved reward regressor, checked against ``reward.aspects`` (same names, same order)."""

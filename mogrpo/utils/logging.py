@@ -324,38 +324,6 @@ def make_logger(cfg: DictConfig, job_type: str):
         return None
 
 
-def offline_runs(root: str | os.PathLike) -> list[Path]:
-    """The W&B offline run dirs (``wandb/offline-run-*``) under ``root``, oldest first.
-
-    Names hold the start time to the second (``offline-run-YYYYMMDD_HHMMSS-<id>``); runs started in
-    the same second are ordered by when their directory was last written.
-    """
-    stamp = len("offline-run-YYYYMMDD_HHMMSS")
-    return sorted(Path(root).rglob("offline-run-*"), key=lambda p: (p.name[:stamp], p.stat().st_mtime_ns))
-
-
-def read_wandb_run(run_dir: str | os.PathLike, timeout: float = 60) -> dict[str, Any]:
-    """Read a W&B run dir back with wandb's own reader (``wandb leet inspect``, wandb >= 0.31).
-
-    Returns ``{"run": <run record: job_type, run_group, display_name, tags, config>, "history":
-    [<logged rows>], "summary": <--summary object: state, exit_code, name, config, summary>}``.
-    """
-    import json
-    import subprocess
-
-    def inspect(*flags: str) -> str:
-        cmd = [sys.executable, "-m", "wandb", "leet", "inspect", *flags, "--json", str(run_dir)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"`{' '.join(cmd)}` failed: {done.stderr.strip()[-500:]}")
-        return done.stdout
-
-    records = [json.loads(line) for line in inspect().splitlines() if line.strip().startswith("{")]
-    run = next((r["run"] for r in records if r.get("type") == "run"), {})
-    history = [r["history"]["item"] for r in records if r.get("type") == "history"]
-    return {"run": run, "history": history, "summary": json.loads(inspect("--summary"))}
-
-
 def finish_logger(logger, exit_code: int | None = None) -> None:
     """Close a W&B run (so each job of a multirun is its own run); no-op for other loggers.
 
