@@ -95,7 +95,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate (or, with ``sensitivity=DIR``, summarise a G sweep); returns what ``eval.json`` holds."""
     out_dir = Path(str(cfg.paths.output_dir))
     if cfg.get("sensitivity"):
-        from mogrpo.eval.sensitivity import group_size_sensitivity
+        from mogrpo.sweeps.sensitivity import group_size_sensitivity
 
         result = group_size_sensitivity(str(cfg.sensitivity), out_dir=out_dir)
         log.info("group-size sensitivity written to %s", result["markdown"])

@@ -49,7 +49,7 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             reader = csv.DictReader(f)
             rows = list(reader)
             return rows, list(reader.fieldnames or [])
-    from mogrpo.data.files import read_json_lines
+    from mogrpo.utils.io import read_json_lines
 
     rows, columns = read_json_lines(path), {}
     for row in rows:

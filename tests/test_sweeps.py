@@ -296,7 +296,7 @@ ABLATIONS = [
 
 @pytest.mark.slow
 def test_every_ablation_sweep_runs_with_tiny_models(tmp_path, shared_cache):
-    from mogrpo.summarize import summarize
+    from mogrpo.sweeps.summary import summarize
 
     env, log_dir = _env(tmp_path), tmp_path / "logs"
     args = [f"paths.log_dir={log_dir}", "logger=none", *TINY, *_cache_args(shared_cache)]

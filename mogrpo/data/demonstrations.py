@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from mogrpo.data.eval_only import drop_eval_only
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.messages import user_message
 from mogrpo.data.prompt_mix import balance_counts
 from mogrpo.data.prompt_sources import KINDS, SEED_TASKS_FILE, dedupe, seed_task_prompt
 from mogrpo.data.splits import normalise, prompt_split
 from mogrpo.errors import DataError
+from mogrpo.utils.io import read_json_lines
 
 log = logging.getLogger(__name__)
 

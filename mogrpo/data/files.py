@@ -20,7 +20,6 @@ naming the better one, or from chosen / rejected columns:
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ from mogrpo.data import file_pairs
 from mogrpo.data.labelled import features, validate_rows
 from mogrpo.data.splits import prompt_split
 from mogrpo.errors import DataError
+from mogrpo.utils.io import open_text, read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -50,36 +50,9 @@ def _suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def _open_text(path: Path):
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
-
-
-def read_json_lines(path: Path, with_line_numbers: bool = False) -> list:
-    """The objects of a JSON Lines file (``.gz`` ok); blank lines skipped; a bad line is a DataError.
-
-    With ``with_line_numbers`` each item is ``(line_number, object)`` so callers can name the line
-    of a bad value.
-    """
-    rows = []
-    with _open_text(Path(path)) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"line {lineno} is not valid JSON ({err.msg})", source=str(path)) from None
-            if not isinstance(obj, dict):
-                raise DataError(f"line {lineno} is not a JSON object", source=str(path))
-            rows.append((lineno, obj) if with_line_numbers else obj)
-    return rows
-
-
 def _read_json(path: Path) -> pd.DataFrame:
     """A JSON array of objects, an object of columns, or (as HF often writes ``.json``) JSON Lines."""
-    with _open_text(path) as f:
+    with open_text(path) as f:
         text = f.read()
     try:
         obj = json.loads(text)

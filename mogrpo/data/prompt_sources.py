@@ -149,7 +149,7 @@ def _question_bank(path: Path) -> list[tuple[str, str, str]]:
 
 
 def _json_lines(path: Path) -> list[tuple[int, dict]]:
-    from mogrpo.data.files import read_json_lines
+    from mogrpo.utils.io import read_json_lines
 
     return read_json_lines(path, with_line_numbers=True)
 

@@ -19,9 +19,9 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Sampler
 
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.messages import check_messages
 from mogrpo.errors import DataError
+from mogrpo.utils.io import read_json_lines
 
 BUILTIN_SPLITS = ("train", "heldout")
 FIELDS = ("id", "prompt", "category", "kind", "split")

@@ -27,7 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mogrpo.callbacks.completions_table import eval_means
+from mogrpo.metrics.results import eval_means
+from mogrpo.sweeps.jobs import find_job_dirs, override_value, parse_scalar, read_overrides
+from mogrpo.utils.formatting import fmt, pyplot
 
 log = logging.getLogger(__name__)
 
@@ -46,55 +48,18 @@ class Point:
     job_dir: str
 
 
-def _natural_key(path: Path) -> list:
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in path.parts]
-
-
-def job_dirs(root: str | Path) -> list[Path]:
-    """Dirs under ``root`` (or ``root`` itself) holding a ``summary.json``, outermost only, W&B dirs ignored."""
-    root = Path(root)
-    found = sorted({p.parent for p in root.rglob("summary.json") if "wandb" not in p.relative_to(root).parts},
-                   key=lambda d: len(d.parts))
-    outer: list[Path] = []
-    for d in found:
-        if not any(o in d.parents for o in outer):
-            outer.append(d)
-    return sorted(outer, key=lambda d: _natural_key(d.relative_to(root)))
-
-
 def _override(job_dir: Path, key: str) -> str | None:
-    """The value of ``key=...`` in the job's ``.hydra/overrides.yaml``, if any."""
-    path = job_dir / ".hydra" / "overrides.yaml"
-    if not path.is_file():
-        return None
-    from omegaconf import OmegaConf
-
+    """The value of ``key=...`` in the job's ``.hydra/overrides.yaml``, if any (None when unreadable)."""
     try:
-        overrides = OmegaConf.to_container(OmegaConf.load(path)) or []
+        return override_value(read_overrides(job_dir), key)
     except Exception:
         return None
-    for o in overrides:
-        k, _, v = str(o).lstrip("+").partition("=")
-        if k == key and v:
-            return v
-    return None
-
-
-def _scalar(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def group_size(summary: dict[str, Any], job_dir: Path) -> Any:
     """G of a job: ``summary["choices"]["G"]``, else the ``grpo.G`` override, else None."""
     g = (summary.get("choices") or {}).get("G")
-    return g if g is not None else _scalar(_override(job_dir, "grpo.G"))
+    return g if g is not None else parse_scalar(_override(job_dir, "grpo.G"))
 
 
 def read_point(job_dir: str | Path, aspect: str = "safety") -> Point:
@@ -114,7 +79,7 @@ def read_point(job_dir: str | Path, aspect: str = "safety") -> Point:
         raise ValueError("no group size (summary.json choices.G or a grpo.G override)")
     seed = summary.get("seed")
     if seed is None:
-        seed = _scalar(_override(job_dir, "seed"))
+        seed = parse_scalar(_override(job_dir, "seed"))
     return Point(G=g, seed=seed, value=float(aligned), job_dir=str(job_dir))
 
 
@@ -125,7 +90,7 @@ def collect_points(roots: str | Path | Sequence[str | Path], aspect: str = "safe
     for root in roots:
         if not Path(root).is_dir():
             raise FileNotFoundError(f"not a directory: {root}")
-        for d in job_dirs(root):
+        for d in find_job_dirs(Path(root), finished_only=True):
             try:
                 points.append(read_point(d, aspect))
             except ValueError as err:
@@ -160,10 +125,6 @@ def spread_by_group(points: Sequence[Point]) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(x: float | None) -> str:
-    return "–" if x is None else f"{x:.4f}"
-
-
 def sensitivity_markdown(rows: Sequence[dict[str, Any]], aspect: str = "safety", failed: Sequence[dict] = ()) -> str:
     """The table: per G the number of seeds and mean / std / min / max / range of the final aligned score."""
     lines = [
@@ -178,8 +139,8 @@ def sensitivity_markdown(rows: Sequence[dict[str, Any]], aspect: str = "safety",
     for r in rows:
         seeds = ", ".join(str(s) for s in r["seeds"])
         lines.append(
-            f"| {r['G']} | {r['n']} ({seeds}) | {_fmt(r['mean'])} | {_fmt(r['std'])} | {_fmt(r['min'])} | "
-            f"{_fmt(r['max'])} | {_fmt(r['range'])} |"
+            f"| {r['G']} | {r['n']} ({seeds}) | {fmt(r['mean'], 4)} | {fmt(r['std'], 4)} | {fmt(r['min'], 4)} | "
+            f"{fmt(r['max'], 4)} | {fmt(r['range'], 4)} |"
         )
     if not rows:
         lines.append("| – | 0 | – | – | – | – | – |")
@@ -193,11 +154,7 @@ def plot_sensitivity(points: Sequence[Point], rows: Sequence[dict[str, Any]], pa
     """Every seed's final aligned score per G (dots) with the mean ± std (bars)."""
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     index = {r["G"]: i for i, r in enumerate(rows)}
     fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2.5, 3.6))
     ax.scatter([index[p.G] for p in points], [p.value for p in points], color="#08519c", alpha=0.7, zorder=3,

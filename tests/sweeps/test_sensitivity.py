@@ -1,4 +1,4 @@
-"""Group-size sensitivity on a hand-made G sweep (mogrpo/eval/sensitivity.py)."""
+"""Group-size sensitivity on a hand-made G sweep (mogrpo/sweeps/sensitivity.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mogrpo.eval.sensitivity import Point, collect_points, group_size_sensitivity, spread_by_group
+from mogrpo.sweeps.sensitivity import Point, collect_points, group_size_sensitivity, spread_by_group
 
 # (G, seed) -> final aligned safety
 SAFETY = {(2, 1): 0.5, (2, 2): 0.6, (2, 3): 0.7, (4, 1): 0.8, (4, 2): 0.9, (8, 1): 0.75}
