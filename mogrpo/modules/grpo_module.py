@@ -37,7 +37,6 @@ from mogrpo.grpo import (
     advantages,
     constrained_advantages,
     constraint_stats,
-    group_stats,
     lagrangian_weights,
     penalties,
     policy_loss,
@@ -45,37 +44,15 @@ from mogrpo.grpo import (
     weighted_reward,
     with_penalties,
 )
+from mogrpo.grpo.loss import micro_batch_weight
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, encode_prompts
 from mogrpo.models.regressor import check_finite_scores
-from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, step_metrics
+from mogrpo.modules.schedules import linear_warmup
+from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
 
 log = logging.getLogger(__name__)
-
-
-def micro_batch_weight(loss_type: str, rows: int, tokens: float, active_rows: int, active_tokens: float) -> float:
-    """The factor that makes the sum of micro-batch losses equal the full-batch loss.
-
-    ``policy_loss`` on a micro-batch of ``rows`` completions normalises by its own rows (grpo,
-    dr_grpo) or tokens (bnpo); the full batch normalises by the ``active_rows`` / ``active_tokens``
-    that stay in the loss (rows masked with ``zero_std=mask`` are out of both):
-
-        grpo, dr_grpo:  rows / active_rows        bnpo:  tokens / active_tokens
-    """
-    if loss_type == "bnpo":
-        return float(tokens) / max(float(active_tokens), 1.0)
-    return rows / max(active_rows, 1)
-
-
-def linear_warmup(step: int, warmup_steps: int) -> float:
-    """LR factor: (step + 1) / warmup_steps for the first ``warmup_steps`` optimiser steps, then 1.
-
-    Hand-written, not transformers' ``get_constant_schedule_with_warmup``: that one starts at step / warmup,
-    so the first step would run at lr 0 and leave the adapter where it was; this one starts at 1 / warmup."""
-    if warmup_steps <= 0:
-        return 1.0
-    return min(1.0, (step + 1) / warmup_steps)
 
 
 class GRPOModule(LightningModule):
@@ -198,36 +175,24 @@ class GRPOModule(LightningModule):
         return G if whole else 1
 
     @torch.no_grad()
-    def compute_old_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
-        """log pi_old of the sampled tokens (the policy before this batch's updates), ``[N, T]``."""
+    def _frozen_logprobs(self, logprobs, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """``logprobs(policy, ids, mask, T, temperature, group_size=G)`` over the micro-batches, in eval mode."""
         was_training = self.policy.training
         G = self._group_size(input_ids.shape[0])
         self.policy.eval()
         try:
-            return torch.cat(
-                [
-                    token_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, group_size=G)
-                    for s in self._chunks(input_ids.shape[0])
-                ]
-            )
+            return torch.cat([logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, group_size=G)
+                              for s in self._chunks(input_ids.shape[0])])  # fmt: skip
         finally:
             self.policy.train(was_training)
 
-    @torch.no_grad()
+    def compute_old_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """log pi_old of the sampled tokens (the policy before this batch's updates), ``[N, T]``."""
+        return self._frozen_logprobs(token_logprobs, input_ids, attention_mask, T)
+
     def compute_ref_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
         """log pi_ref of the sampled tokens: the base model (adapters disabled), ``[N, T]``."""
-        was_training = self.policy.training
-        G = self._group_size(input_ids.shape[0])
-        self.policy.eval()
-        try:
-            return torch.cat(
-                [
-                    reference_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, G)
-                    for s in self._chunks(input_ids.shape[0])
-                ]
-            )
-        finally:
-            self.policy.train(was_training)
+        return self._frozen_logprobs(reference_logprobs, input_ids, attention_mask, T)
 
     @property
     def _temperature(self) -> float:
@@ -248,42 +213,6 @@ class GRPOModule(LightningModule):
                     f"{Path(self.run_dir or '.') / 'bad_reward.jsonl'}); stopping every rank"
                 )
         check_finite_scores(scores, prompts, completions, self.aspects, self.run_dir)
-
-    def _gather(
-        self, scores: torch.Tensor, rewards: torch.Tensor, roll: Rollout, adv: torch.Tensor, n_prompts_truncated: int,
-        update: dict[str, float], shaped: torch.Tensor, diagnostics: dict[str, torch.Tensor],
-    ) -> dict[str, Any]:
-        """The step's statistics over the completions of every rank (one process: this rank's own).
-
-        Per-completion tensors are concatenated across ranks with ``self.all_gather`` (not ``sync_dist``:
-        a mean of per-rank stds / maxima / group stats is not the statistic of the whole batch); the
-        update's loss, KL, clip ratio and entropy are averaged over ranks in place (one ``reduce``).
-        Every rank ends with the same numbers, so the history and the logged metrics are global.
-        """
-        from mogrpo.utils.distributed import gather_rows, mean_across_ranks
-
-        n = self._n_ranks()
-
-        def every(x: torch.Tensor) -> torch.Tensor:
-            return gather_rows(x.to(self.device), self.all_gather, n).cpu()
-
-        keys = ("loss", "kl", "clip_ratio", "entropy")
-        update.update(mean_across_ranks({k: update[k] for k in keys}, self.trainer.strategy.reduce, n, self.device))
-        shaped_all = every(shaped.float())  # the reward the advantages see: its group stats tell the signal
-        rank = int(self.global_rank) if n > 1 else 0
-        N = rewards.shape[0]
-        return {
-            "scores": every(scores.float()),
-            "rewards": every(rewards.float()),
-            "shaped": shaped_all,
-            "diagnostics": {name: every(x.float()) for name, x in diagnostics.items()},
-            "stats": group_stats(shaped_all, self.config.G),
-            "lengths": every(roll.lengths.float()),
-            "truncated": every(roll.truncated.float()),
-            "adv": every(adv.float()),
-            "prompts_truncated": float(every(torch.tensor([float(n_prompts_truncated)])).sum()),
-            "local": slice(rank * N, (rank + 1) * N),
-        }
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: list[dict], batch_idx: int) -> None:
@@ -327,7 +256,8 @@ class GRPOModule(LightningModule):
         update_s = time.perf_counter() - t0
 
         # 6. metrics: under DDP over the completions of every rank (see _gather), the same on every rank
-        every = self._gather(scores, rewards, roll, adv, n_prompts_truncated, update, shaped, diagnostics)
+        every = gather_statistics(self, self._n_ranks(), scores, rewards, roll, adv, n_prompts_truncated, update,
+                                  shaped, diagnostics)  # fmt: skip
         scores, rewards = every["scores"], every["rewards"]
         timings = {"score_s": score_s, "logprob_s": logprob_s, "update_s": update_s}
         metrics = step_metrics(self.aspects, every, update, roll, timings)
