@@ -14,7 +14,6 @@ The config is checked before torch is imported (:func:`mogrpo.config.check_evalu
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,16 @@ from mogrpo.config import check_evaluate_config
 from mogrpo.configs import EvalConfig
 from mogrpo.errors import ConfigError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
-from mogrpo.utils.cli import CONF_DIR, check_command_line, run_reporting_user_errors
+from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
+
+
+@console_entry("evaluate")  # a key Hydra cannot place: one ConfigError line before the app runs
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    run_reporting_user_errors(evaluate, cfg)
+
 
 #: keys compared with the trained run's saved config (``<run_dir>/.hydra/config.yaml``)
 RUN_KEYS = ("model.name", "reward.name", "reward.aspects", "reward_data.name", "data.name", "seed")
@@ -116,18 +122,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "reward_model_status": reward_summary.get("status"),
     }
     return run_eval_stage(cfg, out_dir, reward_dir, adapter=adapter, extra=extra)
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
-def _main(cfg: DictConfig) -> None:
-    run_reporting_user_errors(evaluate, cfg)
-
-
-@functools.wraps(_main)  # main.__wrapped__(cfg) runs the app's body on a composed config, as Hydra's own
-def main() -> None:
-    """The console entry: a command-line key Hydra cannot place is one ConfigError line, then Hydra runs."""
-    check_command_line("evaluate")
-    _main()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ read and checked (columns present, prompts and responses non-empty) before the m
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from omegaconf import DictConfig
 
 from mogrpo.configs import ScoreConfig
 from mogrpo.errors import ConfigError, DataError
-from mogrpo.utils.cli import CONF_DIR, check_command_line, run_reporting_user_errors
+from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +192,10 @@ def score(cfg: DictConfig) -> Path:
     )
 
 
+@console_entry("score")  # a key Hydra cannot place: one ConfigError line before the app runs
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="score")
-def _main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> None:
     run_reporting_user_errors(score, cfg)
-
-
-@functools.wraps(_main)  # main.__wrapped__(cfg) runs the app's body on a composed config, as Hydra's own
-def main() -> None:
-    """The console entry: a command-line key Hydra cannot place is one ConfigError line, then Hydra runs."""
-    check_command_line("score")
-    _main()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ checked before torch, Lightning or any data library is imported, so a mistake fa
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from pathlib import Path
@@ -24,11 +23,17 @@ from omegaconf import DictConfig, OmegaConf
 from mogrpo.config import check_config
 from mogrpo.configs import RewardModelConfig, TrainConfig
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
-from mogrpo.utils.cli import CONF_DIR, check_command_line, run_reporting_user_errors
+from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
 from mogrpo.utils.io import write_json
 from mogrpo.utils.launch import check_launch
 
 log = logging.getLogger(__name__)
+
+
+@console_entry("train")  # a key Hydra cannot place: one ConfigError line before the app runs
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> None:
+    run_reporting_user_errors(train, cfg)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -135,18 +140,6 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
     if choices["aggregation"] == "constrained":
         choices["constraint_mode"] = OmegaConf.select(cfg, "reward.constraint.mode")
     return choices
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def _main(cfg: DictConfig) -> None:
-    run_reporting_user_errors(train, cfg)
-
-
-@functools.wraps(_main)  # main.__wrapped__(cfg) runs the app's body on a composed config, as Hydra's own
-def main() -> None:
-    """The console entry: a command-line key Hydra cannot place is one ConfigError line, then Hydra runs."""
-    check_command_line("train")
-    _main()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from hydra.utils import to_absolute_path
@@ -63,6 +63,16 @@ def _read_csv(path: Path, columns: Iterable[str]) -> list[dict[str, str]]:
         return list(reader)
 
 
+def _rows(path: Path, columns: Iterable[str], column: str, what: str) -> Iterator[tuple[int, dict, str]]:
+    """(row number from 1 after the header, the row, the stripped ``column``) of each row of a csv; an empty
+    ``column`` is a DataError naming the row."""
+    for row_no, row in enumerate(_read_csv(path, columns), start=1):
+        text = (row[column] or "").strip()
+        if not text:
+            raise DataError(f"empty {what}", source=str(path), row=row_no)
+        yield row_no, row, text
+
+
 def _check_limit(limit: int | None) -> None:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
@@ -79,10 +89,7 @@ def load_xstest(root: str | Path, label: str | None = None) -> list[dict]:
         raise ValueError(f"label must be one of {XSTEST_LABELS} or None, got {label!r}")
     path = _shared_file(root, XSTEST_FILE, "XSTest prompts")
     records = []
-    for row_no, row in enumerate(_read_csv(path, XSTEST_COLUMNS), start=1):
-        prompt = (row["prompt"] or "").strip()
-        if not prompt:
-            raise DataError("empty prompt", source=str(path), row=row_no)
+    for row_no, row, prompt in _rows(path, XSTEST_COLUMNS, "prompt", "prompt"):
         row_label = (row["label"] or "").strip()
         if row_label not in XSTEST_LABELS:
             raise DataError(
@@ -116,10 +123,7 @@ def load_advbench(root: str | Path, limit: int | None = None) -> list[dict]:
     _check_limit(limit)
     path = _shared_file(root, ADVBENCH_FILE, "AdvBench harmful_behaviors")
     records = []
-    for row_no, row in enumerate(_read_csv(path, ADVBENCH_COLUMNS), start=1):
-        goal = (row["goal"] or "").strip()
-        if not goal:
-            raise DataError("empty goal (the prompt)", source=str(path), row=row_no)
+    for row_no, row, goal in _rows(path, ADVBENCH_COLUMNS, "goal", "goal (the prompt)"):
         records.append({"id": row_no, "prompt": goal, "target": row["target"] or ""})
         if limit is not None and len(records) >= limit:
             break

@@ -255,7 +255,7 @@ class GRPOModule(LightningModule):
         update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp)
         update_s = time.perf_counter() - t0
 
-        # 6. metrics: under DDP over the completions of every rank (see _gather), the same on every rank
+        # 6. metrics: under DDP over the completions of every rank (see gather_statistics), the same on every rank
         every = gather_statistics(self, self._n_ranks(), scores, rewards, roll, adv, n_prompts_truncated, update,
                                   shaped, diagnostics)  # fmt: skip
         scores, rewards = every["scores"], every["rewards"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -93,3 +94,18 @@ def check_command_line(config_name: str, argv: Sequence[str] | None = None) -> N
             return
     except ConfigError as err:
         raise SystemExit(f"error: {err}") from None
+
+
+def console_entry(config_name: str) -> Callable[[Callable[..., Any]], Callable[[], None]]:
+    """Decorates an entry point's ``@hydra.main`` app: :func:`check_command_line` first, then the app.
+    ``main.__wrapped__(cfg)`` still runs the app's body on a composed config, as Hydra's own decorator allows."""
+
+    def decorate(app: Callable[..., Any]) -> Callable[[], None]:
+        @functools.wraps(app)
+        def main() -> None:
+            check_command_line(config_name)
+            app()
+
+        return main
+
+    return decorate
