@@ -22,6 +22,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mogrpo.configs import ScoreConfig
+from mogrpo.data.reader import read_local
 from mogrpo.errors import ConfigError, DataError
 from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
 
@@ -39,21 +40,15 @@ def file_format(path: Path) -> str:
 
 
 def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The rows of a CSV or JSONL file and its column names (in file order)."""
-    fmt = file_format(path)
+    """The rows of a CSV or JSONL file and its column names (in file order).
+
+    The scored file is written back as it was read: every CSV cell keeps its text (``0.10`` stays ``0.10``)
+    and every JSON line its own keys (:func:`mogrpo.data.reader.read_local` with ``text_csv``)."""
+    file_format(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
-    if fmt == "csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            return rows, list(reader.fieldnames or [])
-    from mogrpo.utils.io import read_json_lines
-
-    rows, columns = read_json_lines(path), {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    return rows, list(columns)
+    table = read_local(path, text_csv=True)
+    return table.rows, table.columns
 
 
 def write_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Path:

@@ -19,8 +19,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from hydra.utils import to_absolute_path
-
+from mogrpo.data.reader import read_rows
 from mogrpo.errors import DataError
 
 XSTEST_FILE = "xstest/xstest_prompts.csv"
@@ -134,28 +133,6 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _looks_like_path(name: str) -> bool:
-    """A data-file suffix (``.csv``, ``.jsonl.gz``, ...) or a path start: not a hub name."""
-    from mogrpo.data.files import FILE_SUFFIXES
-
-    suffixes = [s.lower() for s in Path(name).suffixes if s.lower() != ".gz"]
-    return bool(set(suffixes) & set(FILE_SUFFIXES)) or name.startswith((".", "/", "~")) or "\\" in name
-
-
-def _hub_rows(name: str, split: str) -> list[dict]:
-    import datasets
-
-    try:
-        ds = datasets.load_dataset(name, split=split)
-    except Exception as err:  # offline, unknown name, missing split, ...
-        raise DataError(
-            f"not a local file, and loading it as a `datasets` hub name (split={split!r}) failed: "
-            f"{type(err).__name__}: {err}. Offline? Download the prompts and pass a local .jsonl / .csv file",
-            source=name,
-        ) from None
-    return ds.to_list()
-
-
 def load_prompt_file(
     path: str | Path, prompt_column: str = "prompt", limit: int | None = None, split: str = "train"
 ) -> list[dict]:
@@ -168,26 +145,13 @@ def load_prompt_file(
     path is loaded with ``datasets.load_dataset(path, split=split)``; when that fails (offline)
     the DataError suggests a local file.
     """
-    from mogrpo.data.files import read_table
-
     _check_limit(limit)
-    name = str(path)
-    local = Path(to_absolute_path(str(Path(name).expanduser())))
-    if local.is_file():
-        df = read_table(local)
-        rows, where = df.astype(object).where(df.notna(), None).to_dict(orient="records"), str(local)
-        columns = list(df.columns)
-    elif local.exists():
-        raise DataError("is not a file", source=str(local))
-    elif _looks_like_path(name):
-        raise DataError("prompt file not found", source=str(local))
-    else:
-        rows, where = _hub_rows(name, split), name
-        columns = list(rows[0]) if rows else []
+    table = read_rows(path, split, missing="prompt file not found")
+    rows, where, columns = table.filled(), table.where, table.columns
     if prompt_column not in columns:
         raise DataError(f"prompt column {prompt_column!r} not found; columns are {columns}", source=where)
     out = []
-    for row_no, row in enumerate(rows, start=1):
+    for row_no, row in zip(table.numbers, rows):
         value = row.get(prompt_column)
         text = "" if _is_missing(value) else str(value).strip()
         if not text:
