@@ -102,21 +102,17 @@ def _plain_chat(messages: Sequence[Mapping]) -> str:
 def encode_prompts(
     tokenizer, texts: Sequence[str], max_prompt_length: int, add_special_tokens: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """``(input_ids, attention_mask, n_truncated)``: left-padded ``[B, P]``; a prompt over
-    ``max_prompt_length`` tokens keeps its LAST tokens (the generation prompt) and is counted."""
+    """``(input_ids, attention_mask, n_truncated)``: left-padded ``[B, P]`` (the tokenizer's ``pad``); a prompt
+    over ``max_prompt_length`` tokens keeps its LAST tokens (the generation prompt) and is counted.
+
+    The cut is a slice, not the tokenizer's ``truncation_side="left"``: counting the cut prompts
+    (``train/prompts_truncated``) needs their full lengths, which a truncating call would hide."""
     if max_prompt_length < 1:
         raise ValueError(f"model.max_prompt_length must be >= 1, got {max_prompt_length}")
     ids = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
     n_truncated = sum(len(x) > max_prompt_length for x in ids)
-    ids = [x[-max_prompt_length:] for x in ids]
-    width = max((len(x) for x in ids), default=0)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, x in enumerate(ids):
-        if x:
-            input_ids[i, width - len(x) :] = torch.tensor(x, dtype=torch.long)
-            mask[i, width - len(x) :] = 1
-    return input_ids, mask, n_truncated
-
-
+    if not ids:
+        return torch.zeros((0, 0), dtype=torch.long), torch.zeros((0, 0), dtype=torch.long), 0
+    padded = tokenizer.pad({"input_ids": [x[-max_prompt_length:] for x in ids]}, padding=True, padding_side="left",
+                           return_tensors="pt")  # fmt: skip
+    return padded["input_ids"].long(), padded["attention_mask"].long(), n_truncated

@@ -129,6 +129,11 @@ def run_name(
 ) -> str:
     """A short, readable W&B run name from a job's overrides (like Hydra's ``override_dirname``).
 
+    Hand-written, not ``hydra.job.override_dirname``: that one keeps the full keys (``grpo.kl.beta=0.04``),
+    no seed suffix and Hydra's sort order, and has no length cap; a W&B name wants the short keys, the swept
+    keys first, ``s<seed>`` last and at most 128 characters. It honours the same ``exclude_keys``
+    (``run_fields`` passes them).
+
     Prefixes are dropped where unambiguous, the ``swept`` keys (the experiment's ``hydra.sweeper.params``)
     come first, the other keys follow sorted, and the seed ends the name as ``s<seed>``::
 
