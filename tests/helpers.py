@@ -2,6 +2,7 @@
 
 - reading W&B offline runs back with wandb's own reader (``wandb leet inspect``, wandb >= 0.31)
 - the refusal class and rates of plain response strings (the package classifies with ``detect_refusal``)
+- where the shared data folder is, as conf/paths/default.yaml resolves it (tests of the real data skip without it)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mogrpo.metrics.refusal import RefusalLabel, RefusalResult, detect_refusal, label_rates
+from mogrpo.utils.resolvers import project_root
 
 
 def offline_runs(root: str | os.PathLike) -> list[Path]:
@@ -61,3 +63,11 @@ def refusal_rates(responses: Iterable[str | RefusalResult]) -> dict:
     """
     results = [r if isinstance(r, RefusalResult) else detect_refusal(r) for r in responses]
     return label_rates((r.label for r in results), empty=sum(r.is_empty for r in results))
+
+
+def default_shared_data() -> Path:
+    """The shared data folder as ``conf/paths/default.yaml`` resolves it: ``$MOGRPO_SHARED_DATA``,
+    else ``<project root>/../shared/data``."""
+    if os.environ.get("MOGRPO_SHARED_DATA"):
+        return Path(os.environ["MOGRPO_SHARED_DATA"])
+    return Path(project_root()).parent / "shared" / "data"

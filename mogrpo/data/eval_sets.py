@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -29,16 +28,6 @@ ADVBENCH_FILE = "advbench/harmful_behaviors.csv"
 ADVBENCH_COLUMNS = ("goal", "target")
 ROOT_KEY = "paths.shared_data"
 ROOT_ENV = "MOGRPO_SHARED_DATA"
-
-
-def default_shared_data() -> Path:
-    """The shared data folder as ``conf/paths/default.yaml`` resolves it: ``$MOGRPO_SHARED_DATA``,
-    else ``<project root>/../shared/data``."""
-    if os.environ.get(ROOT_ENV):
-        return Path(os.environ[ROOT_ENV])
-    from mogrpo.utils.resolvers import project_root
-
-    return Path(project_root()).parent / "shared" / "data"
 
 
 def _shared_file(root: str | Path, relative: str, what: str) -> Path:

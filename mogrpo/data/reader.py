@@ -167,8 +167,3 @@ def read_rows(path: str | Path, split: str = "train", missing: str = "file not f
     if looks_like_file(name):
         raise DataError(missing, source=str(local))
     return read_hub(name, split)
-
-
-def read_table(path: str | Path):
-    """A local data file as a pandas DataFrame."""
-    return read_local(Path(path)).frame()

@@ -35,8 +35,6 @@ from collections.abc import Mapping, Sequence
 
 from mogrpo.configs.evaluation import AlarmThresholds
 
-SEVERITIES = ("warning", "critical")
-
 
 def _number(x) -> float | None:
     """A finite float, or None for missing / NaN / not a number."""

@@ -13,7 +13,6 @@ All metrics come from ``torchmetrics.functional``; a metric that is undefined on
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +28,10 @@ from torchmetrics.functional import (
 )
 from torchmetrics.functional.classification import binary_auroc as _binary_auroc
 
+from mogrpo.utils.formatting import pyplot
+from mogrpo.utils.io import write_json
+
 NAN = float("nan")
-METRICS = ("r2", "mae", "mse", "pearson", "spearman", "bias", "n")
 
 
 def regression_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -98,11 +99,7 @@ def plot_calibration(
     pred: torch.Tensor, target: torch.Tensor, aspects: Sequence[str], path: str | Path
 ) -> Path:
     """Write a PNG with one predicted-vs-label scatter per aspect (labelled rows only, y = x line, R² in the title)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     pred = torch.as_tensor(pred, dtype=torch.float32)
     target = torch.as_tensor(target, dtype=torch.float32)
     aspects = list(aspects)
@@ -145,8 +142,7 @@ def write_calibration(report: dict[str, Any], path: str | Path) -> Path:
     """Write a calibration report as strict JSON (undefined metrics as null)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(report), indent=2))
-    return path
+    return write_json(path, to_jsonable(report))
 
 
 def labels_tensor(dataset, aspects: Sequence[str]) -> torch.Tensor:

@@ -7,30 +7,23 @@ that decide what GRPO will teach the policy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mogrpo.utils.formatting import markdown_table
+from mogrpo.utils.formatting import fmt, fmt_pct, markdown_table
 
 CALIBRATION_MD = "calibration.md"
-
-
-def _num(x: Any, pct: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
 
 
 def source_rows(sources: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     for fam, entry in sources.items():
         for aspect, m in (entry.get("aspects") or {}).items():
-            rows.append([fam, aspect, "absolute", str(m.get("n", "")), _num(m.get("r2")), _num(m.get("spearman")),
-                         _num(m.get("auroc")), "–"])  # fmt: skip
+            rows.append([fam, aspect, "absolute", str(m.get("n", "")), fmt(m.get("r2")), fmt(m.get("spearman")),
+                         fmt(m.get("auroc")), "–"])  # fmt: skip
         for aspect, m in (entry.get("pairs") or {}).items():
-            rows.append([fam, aspect, "pairs", str(m.get("n", "")), "–", "–", "–", _num(m.get("accuracy"), pct=True)])
+            rows.append([fam, aspect, "pairs", str(m.get("n", "")), "–", "–", "–", fmt_pct(m.get("accuracy"))])
     return rows
 
 
@@ -40,9 +33,9 @@ def ranking_rows(ranking: Mapping[str, Any]) -> list[list[str]]:
         if not r.get("n"):
             rows.append([check, "0", "–", "–", r.get("reason", "no pairs")])
             continue
-        heads = ", ".join(f"{a} {_num(v, pct=True)}" for a, v in (r.get("aspects") or {}).items())
-        by = ", ".join(f"{s} {_num(v['aggregate'], pct=True)} (n={v['n']})" for s, v in (r.get("sources") or {}).items())
-        rows.append([check, str(r["n"]), _num(r.get("aggregate"), pct=True), heads, by])
+        heads = ", ".join(f"{a} {fmt_pct(v)}" for a, v in (r.get("aspects") or {}).items())
+        by = ", ".join(f"{s} {fmt_pct(v['aggregate'])} (n={v['n']})" for s, v in (r.get("sources") or {}).items())
+        rows.append([check, str(r["n"]), fmt_pct(r.get("aggregate")), heads, by])
     return rows
 
 

@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mogrpo.utils.formatting import fmt, markdown_table
+
 KIND_ORDER = ("adversarial", "benign")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
 
@@ -92,14 +94,8 @@ def _answer(text: Any) -> list[str]:
     return fenced(text) if text.strip() else ["*(empty response)*"]
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.3f}" if isinstance(x, int | float) and not isinstance(x, bool) else "–"
-
-
 def render_sample(k: int, s: Mapping) -> list[str]:
     """One sampled prompt: heading, prompt turns, the score table, both answers."""
-    from mogrpo.utils.formatting import markdown_table
-
     where = " · ".join(escape_inline(v) for v in (s.get("kind"), s.get("source"), s.get("category")) if v)
     ident = f" (id {escape_inline(s['id'])})" if s.get("id") not in (None, "") else ""
     lines = [f"### {k}. {where}{ident}", ""]
@@ -108,8 +104,8 @@ def render_sample(k: int, s: Mapping) -> list[str]:
         lines += [f"**Prompt ({escape_inline(turn.get('role', 'user'))})**", "", *fenced(str(turn.get("content", ""))), ""]
     base, aligned = s.get("base_scores") or {}, s.get("aligned_scores") or {}
     rows = [["refusal class", str(s.get("base_refusal") or "–"), str(s.get("aligned_refusal") or "–")]]
-    rows += [[a, _fmt(base.get(a)), _fmt(aligned.get(a))] for a in [*base, *(a for a in aligned if a not in base)]]
-    rows.append(["**reward**", _fmt(s.get("base_reward")), _fmt(s.get("aligned_reward"))])
+    rows += [[a, fmt(base.get(a)), fmt(aligned.get(a))] for a in [*base, *(a for a in aligned if a not in base)]]
+    rows.append(["**reward**", fmt(s.get("base_reward")), fmt(s.get("aligned_reward"))])
     lines += [markdown_table(("", "base", "aligned"), rows), ""]
     lines += ["**Base answer**", "", *_answer(s.get("base_response")), ""]
     lines += ["**Aligned answer**", "", *_answer(s.get("aligned_response")), ""]

@@ -30,6 +30,7 @@ from typing import Any
 from mogrpo.metrics.results import eval_means
 from mogrpo.sweeps.jobs import find_job_dirs, override_value, parse_scalar, read_overrides
 from mogrpo.utils.formatting import fmt, pyplot
+from mogrpo.utils.io import write_json
 
 log = logging.getLogger(__name__)
 
@@ -204,5 +205,5 @@ def group_size_sensitivity(
         "plot": str(plot) if plot is not None else None,
     }
     result["json"] = str(out / SENSITIVITY_JSON)
-    (out / SENSITIVITY_JSON).write_text(json.dumps(result, indent=2, default=str))
+    write_json(out / SENSITIVITY_JSON, result)
     return result

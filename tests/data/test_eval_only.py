@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.config import ConfigError
 from mogrpo.data.eval_only import drop_eval_only, eval_only_files_named, eval_only_texts, find_eval_only
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.data.prompt_mix import prompt_mix
 from mogrpo.data.prompts import builtin_prompts
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.data import eval_sets
 from mogrpo.data.errors import DataError
 from mogrpo.data.eval_sets import (
-    default_shared_data,
     load_advbench,
     load_prompt_file,
     load_xstest,

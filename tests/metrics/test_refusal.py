@@ -6,9 +6,8 @@ import json
 import math
 
 import pytest
-from helpers import classify_refusal, refusal_rates
+from helpers import classify_refusal, default_shared_data, refusal_rates
 
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.metrics.refusal import (
     REFUSAL_PATTERNS,
     RefusalResult,
