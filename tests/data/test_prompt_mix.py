@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.data.errors import DataError
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.data.prompt_mix import balance_counts, cap_counts, mix_counts, prompt_mix, source_settings
 from mogrpo.data.prompt_sources import AILUMINATE_FILE, SOURCES
 
