@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
+
+from mogrpo.utils.io import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -192,26 +194,25 @@ def wandb_tags(cfg: DictConfig, experiment: str | None = None) -> list[str]:
     return out[:MAX_TAGS]
 
 
-def _to_plain(node: Any) -> Any:
-    """Resolve a config subtree to plain containers; leaves that cannot resolve keep their ``${...}`` text."""
+def _resolved_or_text(node: Any) -> Any:
+    """:func:`~mogrpo.utils.io.to_plain`, except that leaves that cannot resolve keep their ``${...}`` text
+    (a W&B config of a job outside Hydra, where ``${hydra:...}`` has no value)."""
     try:
-        return (
-            OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig | ListConfig) else node
-        )
+        return to_plain(node)
     except Exception:
         pass
     if isinstance(node, DictConfig):
         out = {}
         for key in node.keys():
             try:
-                out[key] = _to_plain(node[key])
+                out[key] = _resolved_or_text(node[key])
             except Exception:
                 out[key] = str(node._get_node(key)._value())
         return out
     out_list = []
     for i in range(len(node)):
         try:
-            out_list.append(_to_plain(node[i]))
+            out_list.append(_resolved_or_text(node[i]))
         except Exception:
             out_list.append(str(node._get_node(i)._value()))
     return out_list
@@ -219,7 +220,7 @@ def _to_plain(node: Any) -> Any:
 
 def wandb_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as a plain dict, without the ``hydra`` node (JSON-serialisable for W&B)."""
-    plain = _to_plain(cfg)
+    plain = _resolved_or_text(cfg)
     plain.pop("hydra", None)
     return plain
 
