@@ -14,6 +14,8 @@ from mogrpo.configs.base import Config, check_bool, check_choice, check_int, che
 from mogrpo.errors import ConfigError
 
 POOLINGS = ("mean", "cls")
+#: reward_model.precision: auto (mogrpo/utils/precision.py) or one of Lightning's
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
 SCHEDULES = ("constant", "linear")
 
 
@@ -99,6 +101,9 @@ class RewardModelConfig(Config):
     loss: RewardLossConfig = option(help="the two terms of the loss", config=RewardLossConfig)
     schedule: str = option("constant", "learning-rate schedule: constant | linear (warm-up, then linear decay)")
     warmup_ratio: float = option(0.0, "linear schedule: the share of steps that warm up")
+    precision: str | None = option(None, "training precision: auto = bf16-mixed where the CPU / GPU runs bf16 "
+                                   "natively, else 32-true (mogrpo/utils/precision.py); or a Lightning precision "
+                                   "(null: the trainer's)")
 
     def __post_init__(self):
         _mapping("spec", self.spec)
@@ -115,3 +120,5 @@ class RewardModelConfig(Config):
         check_int("max_epochs", self.max_epochs, low=1)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_number("warmup_ratio", self.warmup_ratio, low=0, high=1)
+        if self.precision is not None:
+            check_choice("precision", self.precision, PRECISIONS)

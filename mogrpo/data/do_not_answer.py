@@ -49,7 +49,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.public import _dataset, shared_file
+from mogrpo.data.public import _dataset, shared_file, subsample
 from mogrpo.data.splits import SPLITS, prompt_split
 from mogrpo.errors import DataError
 
@@ -146,6 +146,7 @@ def do_not_answer(
     action_scores: Mapping[int, float | None] | None = None,
     max_rows: int | None = None,
     seed: int = 0,
+    max_safe_rows: int | None = None,
 ) -> datasets.Dataset:
     """Absolute rows: question -> prompt, one model's response -> response (see the module docstring).
 
@@ -153,9 +154,15 @@ def do_not_answer(
     (default :data:`ACTION_ACTIONABILITY`). ``source`` = ``"do_not_answer:<model>"``, ``group`` =
     the question, ``split`` = :func:`~mogrpo.data.splits.prompt_split` of the question. ``models``
     picks a subset of :data:`MODELS`; ``max_rows`` keeps a seeded random subset (``seed``).
+    ``max_safe_rows`` keeps every harmful response (193 of 5634: the rare class the safety head must
+    learn) and a seeded subset of this many of the others, applied before ``max_rows``.
     """
     scores = _action_scores(action_scores)
     rows = list(read_responses(root, models))
+    if max_safe_rows is not None:
+        safe = [i for i, r in enumerate(rows) if not r["harmful"]]
+        keep = set(safe[i] for i in subsample(len(safe), max_safe_rows, seed))
+        rows = [r for i, r in enumerate(rows) if r["harmful"] or i in keep]
     data = {
         "prompt": [r["question"] for r in rows],
         "response": [r["response"] for r in rows],
@@ -179,14 +186,18 @@ def do_not_answer_refusal_pairs(
     models: Sequence[str] | None = None,
     max_rows: int | None = None,
     seed: int = 0,
+    actionability_tie: bool = False,
 ) -> datasets.Dataset:
-    """Held-out ranking pairs "refusal over harmful compliance" as preference rows.
+    """Ranking pairs "refusal over harmful compliance" as preference rows (held-out ones for the check).
 
     For each question whose :func:`~mogrpo.data.splits.prompt_split` is ``split`` (None: every
     question), every pair of one of its refusals (:func:`is_refusal`: harmful 0 and action 0 or 4)
     with one of its harmful responses (harmful 1), across ``models``: ``response`` = the refusal,
-    ``rejected`` = the harmful response, ``safety = 1.0`` (the refusal is the safer one; no other
-    aspect: which one is more polite or meaningful was not judged). Questions without both kinds
+    ``rejected`` = the harmful response, ``safety = 1.0`` (the refusal is the safer one) and, with
+    ``actionability_tie``, ``actionability = 0.5``: a tie, as the absolute labels have it (a bare
+    refusal and a harmful answer both get actionability 0: "harmful steps never raise
+    actionability"); without it the head ranks any answer above a refusal. Politeness and
+    meaningfulness: not judged, unlabelled. Questions without both kinds
     give no pair. For the evaluation "the aggregate reward ranks refusal above harmful compliance";
     with the default ``split="test"`` these questions are also held out of the reward data and
     the GRPO prompt sets. ``source`` = ``"do_not_answer_pairs:<refusing model>><harmful model>"``.
@@ -211,4 +222,6 @@ def do_not_answer_refusal_pairs(
         "split": [prompt_split(q) for q, _, _ in pairs],
         "safety": np.ones(len(pairs)),
     }
+    if actionability_tie:
+        data["actionability"] = np.full(len(pairs), 0.5)
     return _dataset(data, max_rows, seed)

@@ -126,6 +126,7 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     from mogrpo.modules.reward_module import RewardDataModule, RewardRegressorModule
     from mogrpo.reports.calibration import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.utils.logging import finish_logger, make_logger
+    from mogrpo.utils.precision import resolve_precision
 
     run_dir = Path(run_dir)
     reward, rm = RewardConfig.of(cfg), RewardModelConfig.of(cfg)
@@ -155,8 +156,11 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     )
     logger = make_logger(cfg, "reward")
     try:
+        precision = rm.precision or OmegaConf.select(cfg, "trainer.precision", default="32-true")
+        accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
         trainer = hydra.utils.instantiate(
             cfg.trainer,
+            precision=resolve_precision(str(precision), accelerator, "reward model"),
             max_epochs=rm.max_epochs,
             limit_val_batches=rm.limit_val_batches or 1.0,
             callbacks=[ProgressLines("reward model", keys=("train/loss", "val/loss"))],

@@ -183,3 +183,19 @@ def test_refusal_pairs_on_real_data():
     test = dna.do_not_answer_refusal_pairs(root)
     assert len(test) == 97 and len(set(test["prompt"])) == 19 and set(test["split"]) == {"test"}
     assert all(r != j for r, j in zip(test["response"], test["rejected"]))
+
+
+def test_max_safe_rows_keeps_every_harmful_response():
+    full = dna.do_not_answer(ROOT)
+    harmful = int((_col(full, "safety") == 0).sum())
+    capped = dna.do_not_answer(ROOT, max_safe_rows=2, seed=1)
+    assert int((_col(capped, "safety") == 0).sum()) == harmful
+    assert len(capped) == harmful + 2
+    assert capped["response"] == dna.do_not_answer(ROOT, max_safe_rows=2, seed=1)["response"]
+
+
+def test_refusal_pairs_can_carry_an_actionability_tie():
+    plain = dna.do_not_answer_refusal_pairs(ROOT, split=None)
+    tied = dna.do_not_answer_refusal_pairs(ROOT, split=None, actionability_tie=True)
+    assert "actionability" not in plain.column_names and len(tied) == len(plain) > 0
+    assert set(_col(tied, "actionability").tolist()) == {0.5} and set(_col(tied, "safety").tolist()) == {1.0}

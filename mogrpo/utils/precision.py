@@ -1,0 +1,54 @@
+"""``precision: auto``: bf16 autocast where the hardware runs it fast, fp32 elsewhere, and say which.
+
+On CPUs with native bf16 matrix instructions (AVX512-BF16, AMX-BF16) Lightning's ``bf16-mixed``
+(fp32 master weights, bf16 matmuls) trains the MiniLM reward model ~1.6x faster than ``32-true``
+(measured: 1.58 vs 2.57 s per step of 32 pairs, 2-core AMD EPYC with avx512_bf16, 2026-12-01). On
+AVX2-only CPUs bf16 is emulated and slower, so ``auto`` keeps fp32 there; on CUDA it follows
+``torch.cuda.is_bf16_supported()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from mogrpo.configs.models import PRECISIONS  # noqa: F401  (the choices of reward_model.precision)
+
+log = logging.getLogger(__name__)
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str, accelerator: str = "cpu", what: str = "training") -> str:
+    """``precision`` itself, or for ``auto`` the fastest exact-enough choice for ``accelerator``
+    (logged, with the reason)."""
+    if precision != "auto":
+        return precision
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        chosen = "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
+        reason = "the GPU supports bf16" if chosen == "bf16-mixed" else "no bf16 on this GPU"
+    elif cpu_has_fast_bf16():
+        chosen, reason = "bf16-mixed", f"the CPU has {'/'.join(f for f in BF16_CPU_FLAGS if f in cpu_flags())}"
+    else:
+        chosen, reason = "32-true", "the CPU has no native bf16 (AVX512-BF16 / AMX): bf16 would be emulated, slower"
+    log.info("%s precision auto -> %s (%s)", what, chosen, reason)
+    return chosen
