@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from hydra import compose, initialize_config_dir
 
     import mogrpo.utils.resolvers  # noqa: F401
-    from mogrpo.eval.ranking import pair_scores, win_rate
+    from mogrpo.metrics.ranking import pair_scores, win_rate
     from mogrpo.models.regressor import MultiAspectRegressor
     from mogrpo.stages.reward import ranking_pairs
 

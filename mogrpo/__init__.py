@@ -1,13 +1,15 @@
 """mogrpo: multi-objective alignment of language models with GRPO.
 
-Layers (data flows one way: config -> entry point -> module -> data / models / math):
+Layers (imports point down only; tests/test_layers.py checks it, docs/ARCHITECTURE.md draws it):
 
-- ``mogrpo.grpo``     the GRPO math as pure tensor functions (advantages, losses, KL)
-- ``mogrpo.data``     aspect-labelled pairs and prompt sets (no models, no trainer)
-- ``mogrpo.models``   config entry -> HF model / tokenizer / LoRA policy / reward regressor
-- ``mogrpo.modules``  Lightning modules: reward regressor training, GRPO policy training
-- ``mogrpo.eval``     metrics, refusal detection, reports
-- entry points        ``mogrpo.train``, ``mogrpo.score``, ``mogrpo.evaluate``, ``mogrpo.summarize``
+- entry points   ``mogrpo.train``, ``mogrpo.evaluate``, ``mogrpo.score``, ``mogrpo.summarize``
+- stages         ``mogrpo.stages`` (reward model, GRPO, warm start, evaluation), ``mogrpo.sweeps``
+- checks         ``mogrpo.config``: the config checks that span several groups
+- modules        ``mogrpo.modules`` (Lightning), ``mogrpo.callbacks``, ``mogrpo.warm_start``, ``mogrpo.reports``
+- models, metrics  ``mogrpo.models`` (config entry -> HF objects), ``mogrpo.metrics`` (numbers of an evaluation)
+- data           ``mogrpo.data``: aspect-labelled pairs and prompt sets (no models, no trainer)
+- math           ``mogrpo.grpo`` (advantages, losses, KL), ``mogrpo.reward`` (the regressor's losses)
+- base           ``mogrpo.configs`` (one typed config per group), ``mogrpo.errors``, ``mogrpo.utils``
 """
 
 __version__ = "0.1.0"

@@ -2,13 +2,14 @@
 
     python -m mogrpo.evaluate run_dir=logs/train/runs/<timestamp>          # its adapter/ and reward_model/
     python -m mogrpo.evaluate eval=full run_dir=...                       # + XSTest (450) and AdvBench
-    python -m mogrpo.evaluate adapter=DIR reward_model.checkpoint=DIR eval.max_prompts=100 \
+    python -m mogrpo.evaluate eval.adapter=DIR reward_model.checkpoint=DIR eval.max_prompts=100 \
         eval.xstest.enabled=true eval.decoding.max_new_tokens=64
     python -m mogrpo.evaluate sensitivity=logs/ablation_group_size/multiruns/<timestamp>
 
 Writes ``eval.json``, ``report.md``, ``samples.jsonl`` and the PNGs into its Hydra run dir
 (``paths.output_dir``). A thin ``@hydra.main`` around :func:`evaluate`, which tests import.
-The work is :func:`mogrpo.stages.evaluate.run_eval_stage`, the same function ``train`` ends with.
+The work is :func:`mogrpo.stages.evaluation.run_eval_stage`, the same function ``train`` ends with.
+The config is checked before torch is imported (:func:`mogrpo.config.check_evaluate_config`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import ConfigError, check_reward
+from mogrpo.config import check_evaluate_config
+from mogrpo.configs import EvalConfig
+from mogrpo.errors import ConfigError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
-from mogrpo.utils.cli import CONF_DIR, run_reporting_user_errors
+from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
+
+
+@console_entry("evaluate")  # a key Hydra cannot place: one ConfigError line before the app runs
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    run_reporting_user_errors(evaluate, cfg)
+
 
 #: keys compared with the trained run's saved config (``<run_dir>/.hydra/config.yaml``)
 RUN_KEYS = ("model.name", "reward.name", "reward.aspects", "reward_data.name", "data.name", "seed")
@@ -36,16 +46,15 @@ def _path(cfg: DictConfig, key: str) -> Path | None:
 
 
 def resolve_adapter(cfg: DictConfig) -> Path | None:
-    """``adapter`` if given, else ``eval.adapter``, else ``<run_dir>/adapter``; None: base policy only.
+    """``eval.adapter`` if given, else ``<run_dir>/adapter``; None: base policy only.
 
     ConfigError naming the key when the given directory holds no saved adapter.
     """
-    from mogrpo.stages.evaluate import check_adapter
+    from mogrpo.stages.evaluation import check_adapter
 
-    for key in ("adapter", "eval.adapter"):
-        path = _path(cfg, key)
-        if path is not None:
-            return check_adapter(path, key)
+    adapter = EvalConfig.of(cfg).adapter
+    if adapter:
+        return check_adapter(adapter, "eval.adapter")
     run_dir = _path(cfg, "run_dir")
     if run_dir is None:
         return None
@@ -53,7 +62,7 @@ def resolve_adapter(cfg: DictConfig) -> Path | None:
         raise ConfigError("run_dir", f"{run_dir} is not a directory")
     if not (run_dir / "adapter" / "adapter_config.json").is_file():
         raise ConfigError(
-            "run_dir", f"{run_dir} has no adapter/ (did its GRPO stage finish?); pass adapter=DIR to evaluate another one"
+            "run_dir", f"{run_dir} has no adapter/ (did its GRPO stage finish?); pass eval.adapter=DIR to evaluate another one"
         )
     return run_dir / "adapter"
 
@@ -92,17 +101,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate (or, with ``sensitivity=DIR``, summarise a G sweep); returns what ``eval.json`` holds."""
     out_dir = Path(str(cfg.paths.output_dir))
     if cfg.get("sensitivity"):
-        from mogrpo.eval.sensitivity import group_size_sensitivity
+        from mogrpo.sweeps.sensitivity import group_size_sensitivity
 
         result = group_size_sensitivity(str(cfg.sensitivity), out_dir=out_dir)
         log.info("group-size sensitivity written to %s", result["markdown"])
         return result
-    from mogrpo.stages.evaluate import check_eval_config, run_eval_stage
+    run = check_evaluate_config(cfg)  # before any model or data loads
+    from mogrpo.stages.evaluation import run_eval_stage
     from mogrpo.utils.seed import seed_everything
 
-    check_reward(cfg)
-    check_eval_config(cfg)  # before any model or data loads
-    seed_everything(cfg.seed)
+    seed_everything(run.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     adapter = resolve_adapter(cfg)
     differences = run_config_differences(cfg, _path(cfg, "run_dir"))
@@ -114,11 +122,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "reward_model_status": reward_summary.get("status"),
     }
     return run_eval_stage(cfg, out_dir, reward_dir, adapter=adapter, extra=extra)
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    run_reporting_user_errors(evaluate, cfg)
 
 
 if __name__ == "__main__":

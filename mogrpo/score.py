@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from mogrpo.config import ConfigError
-from mogrpo.data.errors import DataError
+from mogrpo.configs import ScoreConfig
+from mogrpo.data.reader import read_local
+from mogrpo.errors import ConfigError, DataError
+from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +40,15 @@ def file_format(path: Path) -> str:
 
 
 def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The rows of a CSV or JSONL file and its column names (in file order)."""
-    fmt = file_format(path)
+    """The rows of a CSV or JSONL file and its column names (in file order).
+
+    The scored file is written back as it was read: every CSV cell keeps its text (``0.10`` stays ``0.10``)
+    and every JSON line its own keys (:func:`mogrpo.data.reader.read_local` with ``text_csv``)."""
+    file_format(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
-    if fmt == "csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            return rows, list(reader.fieldnames or [])
-    from mogrpo.data.files import read_json_lines
-
-    rows, columns = read_json_lines(path), {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    return rows, list(columns)
+    table = read_local(path, text_csv=True)
+    return table.rows, table.columns
 
 
 def write_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Path:
@@ -175,28 +171,26 @@ def score_file(
     return out_path
 
 
-# an absolute path: a relative one breaks under the `mogrpo-score` console script (Hydra then looks
-# for a python module `conf` instead of the directory beside the package)
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+def score(cfg: DictConfig) -> Path:
+    """The ``score`` config's file scored (:func:`score_file`); a bad setting is a ConfigError naming it."""
+    settings = ScoreConfig.of(cfg)
+    return score_file(
+        input=settings.input,
+        checkpoint=settings.checkpoint,
+        output=settings.output,
+        prompt_column=settings.prompt_column,
+        response_column=settings.response_column,
+        columns=settings.columns,
+        batch_size=settings.batch_size,
+        allow_empty_response=settings.allow_empty_response,
+        device=settings.device,
+    )
 
 
+@console_entry("score")  # a key Hydra cannot place: one ConfigError line before the app runs
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="score")
 def main(cfg: DictConfig) -> None:
-    try:
-        score_file(
-            input=cfg.input,
-            checkpoint=cfg.reward_model.checkpoint,
-            output=cfg.output,
-            prompt_column=cfg.prompt_column,
-            response_column=cfg.response_column,
-            columns=OmegaConf.to_container(cfg.columns, resolve=True),
-            batch_size=int(cfg.batch_size),
-            allow_empty_response=bool(cfg.allow_empty_response),
-            device=str(cfg.device),
-        )
-    except (ConfigError, DataError) as err:  # a user mistake: one clear line, no traceback
-        log.error("%s: %s", type(err).__name__, err)
-        raise SystemExit(f"error: {err}") from None
+    run_reporting_user_errors(score, cfg)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@
     python -m mogrpo.train model=qwen7b reward=multilabel    # a real hub model (needs a GPU)
     python -m mogrpo.train --multirun grpo.G=2,4,8           # an ablation sweep
 
-A thin ``@hydra.main`` around :func:`train`, which tests import and call with a composed config.
+A thin ``@hydra.main`` around :func:`train`, which tests import and call with a composed config. The config is
+checked before torch, Lightning or any data library is imported, so a mistake fails in about a second
+(this module imports hydra, omegaconf and the config checks only).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -20,31 +21,30 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from mogrpo.config import check_config
+from mogrpo.configs import RewardModelConfig, TrainConfig
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
-from mogrpo.utils.cli import CONF_DIR, run_reporting_user_errors
-from mogrpo.utils.distributed import check_launch, is_global_zero, world_size
+from mogrpo.utils.cli import CONF_DIR, console_entry, run_reporting_user_errors
+from mogrpo.utils.io import write_json
+from mogrpo.utils.launch import check_launch
 
 log = logging.getLogger(__name__)
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
+@console_entry("train")  # a key Hydra cannot place: one ConfigError line before the app runs
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> None:
+    run_reporting_user_errors(train, cfg)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured stages; returns (and writes to ``summary.json``) the run's summary."""
-    check_config(cfg)  # before any model or data loads
-    if cfg.stage in ("eval", "all"):
-        from mogrpo.stages.eval_config import check_eval_config
-
-        check_eval_config(cfg)  # a bad eval setting fails now, not after GRPO
+    run = check_config(cfg)  # before any model or data loads (and before torch is imported)
     check_launch(cfg)
+    from mogrpo.utils.distributed import is_global_zero, world_size
     from mogrpo.utils.seed import seed_everything
 
-    seed_everything(cfg.seed)
-    if cfg.get("retain_freed_memory", True):
+    seed_everything(run.seed)
+    if run.retain_freed_memory:
         from mogrpo.utils.allocator import retain_freed_memory
 
         retain_freed_memory()
@@ -52,28 +52,28 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     summary: dict[str, Any] = {
-        "stage": cfg.stage,
-        "seed": cfg.seed,
+        "stage": run.stage,
+        "seed": run.seed,
         "choices": _choices(cfg),
         "run_dir": str(run_dir),
     }
 
     _check_prompts(cfg)
     reward_dir = _resumed_reward_model(cfg, run_dir, summary)
-    if cfg.stage in ("reward", "all") and reward_dir is None:
+    if run.stage in ("reward", "all") and reward_dir is None:
         from mogrpo.stages.reward import resolve_reward_model
 
-        reward_dir, reward_summary = resolve_reward_model(cfg, run_dir, force_train=cfg.stage == "reward")
+        reward_dir, reward_summary = resolve_reward_model(cfg, run_dir, force_train=run.stage == "reward")
         summary["reward_model"] = reward_summary
-    if cfg.stage in ("grpo", "all"):
+    if run.trains_policy:
         from mogrpo.stages.grpo import run_grpo_stage
         from mogrpo.stages.reward import resolve_reward_model
 
         if reward_dir is None:
             reward_dir, summary["reward_model"] = resolve_reward_model(cfg, run_dir, force_train=False)
         summary["grpo"] = run_grpo_stage(cfg, run_dir, reward_dir)
-    if cfg.stage in ("eval", "all") and is_global_zero():  # evaluation needs no other rank: rank 0 alone
-        from mogrpo.stages.evaluate import run_eval_stage
+    if run.evaluates and is_global_zero():  # evaluation needs no other rank: rank 0 alone
+        from mogrpo.stages.evaluation import run_eval_stage
         from mogrpo.stages.reward import resolve_reward_model
 
         if reward_dir is None:
@@ -83,7 +83,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     summary["world_size"] = world_size()  # processes that trained (DDP: devices x nodes)
     summary["wall_time_s"] = round(time.time() - t0, 1)
     if is_global_zero():
-        _write_json(run_dir / "summary.json", summary)
+        write_json(run_dir / "summary.json", summary)
         log.info("summary written to %s", run_dir / "summary.json")
     return summary
 
@@ -94,9 +94,10 @@ def _resumed_reward_model(cfg: DictConfig, run_dir: Path, summary: dict[str, Any
     from mogrpo.models.regressor import CONFIG_NAME
     from mogrpo.utils.checkpoint import resolve_resume
 
-    resume = resolve_resume(cfg.get("resume"), run_dir)
+    run = TrainConfig.of(cfg)
+    resume = resolve_resume(run.resume, run_dir)
     saved = run_dir / "reward_model"
-    if resume is None or cfg.stage not in ("grpo", "all") or cfg.reward_model.get("checkpoint"):
+    if resume is None or not run.trains_policy or RewardModelConfig.of(cfg).checkpoint:
         return None
     if not (saved / CONFIG_NAME).is_file():
         return None
@@ -108,14 +109,14 @@ def _resumed_reward_model(cfg: DictConfig, run_dir: Path, summary: dict[str, Any
 def _check_prompts(cfg: DictConfig) -> None:
     """Read the prompt sets the stages will use, so a broken prompt file fails now (naming file and row),
     not after the reward model has trained."""
-    from mogrpo.stages.grpo import load_prompt_sets
-    from mogrpo.stages.warm_start import load_demonstrations
+    from mogrpo.stages.inputs import load_demonstrations, load_prompt_sets
 
-    if cfg.stage in ("grpo", "all"):
+    run = TrainConfig.of(cfg)
+    if run.trains_policy:
         load_prompt_sets(cfg, "train")
-        if cfg.get("resume") is None:  # a resumed run does not warm-start again
+        if run.resume is None:  # a resumed run does not warm-start again
             load_demonstrations(cfg)
-    if cfg.stage in ("eval", "all"):
+    if run.evaluates:
         load_prompt_sets(cfg, "heldout")
 
 
@@ -139,11 +140,6 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
     if choices["aggregation"] == "constrained":
         choices["constraint_mode"] = OmegaConf.select(cfg, "reward.constraint.mode")
     return choices
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> None:
-    run_reporting_user_errors(train, cfg)
 
 
 if __name__ == "__main__":

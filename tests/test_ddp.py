@@ -1,5 +1,5 @@
 """Beyond one process: DDP for real on CPU (two gloo processes), the distributed helpers, and the
-large-model plans (mogrpo/utils/distributed.py, conf/trainer/, conf/model/qwen*.yaml)."""
+large-model plans (mogrpo/utils/distributed.py, mogrpo/utils/launch.py, conf/trainer/, conf/model/qwen*.yaml)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import torch
 from omegaconf import OmegaConf
 
 from mogrpo.config import ConfigError
-from mogrpo.utils import distributed
-from mogrpo.utils.distributed import check_launch, gather_rows, mean_across_ranks, processes_per_node
+from mogrpo.utils import launch
+from mogrpo.utils.distributed import gather_rows, mean_across_ranks
+from mogrpo.utils.launch import check_launch, processes_per_node
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +69,7 @@ def _fake_multirun(monkeypatch, multirun: bool):
 def test_multirun_with_popen_ddp_is_refused_naming_the_strategy(monkeypatch, tmp_path):
     from conftest import compose_cfg
 
-    for var in distributed.EXTERNAL_LAUNCH_VARS + ("SLURM_NTASKS",):
+    for var in launch.EXTERNAL_LAUNCH_VARS + ("SLURM_NTASKS",):
         monkeypatch.delenv(var, raising=False)
     cfg = compose_cfg(["experiment=smoke", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"], tmp_path)
     _fake_multirun(monkeypatch, multirun=False)
@@ -161,7 +162,7 @@ def test_ddp_two_cpu_processes_train_reward_model_and_grpo(tmp_path):
     assert not torch.equal(state["rng"]["torch"][0], state["rng"]["torch"][1])  # rank-offset seeds
     assert summary["eval"]["n_prompts"] == 4 and (run / "samples.jsonl").is_file()
 
-    from mogrpo.utils.logging import offline_runs
+    from helpers import offline_runs
 
     assert len(offline_runs(run)) == 3  # reward, grpo, eval: rank 1 started none
     assert seconds < 170

@@ -93,7 +93,7 @@ def test_bad_adapter_or_run_dir_is_one_clear_line(trained_run, tmp_path):
 
     run = main.__wrapped__
     with pytest.raises(SystemExit, match=r"adapter: .*nowhere is not a saved peft adapter"):
-        run(compose_cfg([*TINY, f"adapter={tmp_path / 'nowhere'}"], tmp_path, config_name="evaluate"))
+        run(compose_cfg([*TINY, f"eval.adapter={tmp_path / 'nowhere'}"], tmp_path, config_name="evaluate"))
     bare = tmp_path / "stage_reward_only"
     bare.mkdir()
     with pytest.raises(SystemExit, match=r"run_dir: .*has no adapter/"):

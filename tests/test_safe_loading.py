@@ -135,7 +135,7 @@ def test_eval_adapter_loads_from_safetensors_without_pickle(tmp_path, guarded_to
     from conftest import compose_cfg
 
     from mogrpo.models.policy import build_policy
-    from mogrpo.stages.evaluate import load_policy_for_eval
+    from mogrpo.stages.evaluation import load_policy_for_eval
 
     cfg = compose_cfg(["experiment=smoke"], tmp_path)
     policy, _ = build_policy(cfg.model)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mogrpo.summarize import config_key, load_job, main, mean_std, summarize, varied_keys
+from mogrpo.summarize import main
+from mogrpo.sweeps.jobs import load_job
+from mogrpo.sweeps.summary import summarize
+from mogrpo.sweeps.table import config_key, mean_std, varied_keys
 
 # (G, seed) -> (safety base, safety aligned, politeness base, politeness aligned, reward base, reward aligned)
 EVALS = {
@@ -44,7 +47,7 @@ def _job(root: Path, num: int, G: int, seed: int, evals: tuple | None, steps: in
             "seed": seed,
             "choices": {"G": G, "beta": 0.0, "reward": "multilabel"},
             "run_dir": str(d),
-            "eval": {  # the layout of mogrpo.stages.evaluate.run_eval_stage
+            "eval": {  # the layout of mogrpo.stages.evaluation.run_eval_stage
                 "n_prompts": 8,
                 "n": 8,
                 "aspects": {
@@ -126,7 +129,7 @@ def test_summary_table_numbers(multirun, tmp_path):
         str(multirun / "4")
     ]
     assert "## Failed jobs" in md and f"`{multirun / '4'}`" in md and "seed=3" in md
-    # a G sweep also gets the group-size sensitivity table (mogrpo/eval/sensitivity.py), linked here
+    # a G sweep also gets the group-size sensitivity table (mogrpo/sweeps/sensitivity.py), linked here
     assert result["sensitivity"] == str(out / "sensitivity.md")
     sens = (out / "sensitivity.md").read_text()
     # G, seeds, mean / std / min / max / range of the aligned safety (0.60, 0.80 and 0.90, 0.70)

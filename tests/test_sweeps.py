@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import offline_runs, read_wandb_run
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -18,7 +19,6 @@ from omegaconf import OmegaConf
 
 import mogrpo.utils.resolvers  # noqa: F401
 from mogrpo.config import check_config
-from mogrpo.utils.logging import offline_runs, read_wandb_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
@@ -296,7 +296,7 @@ ABLATIONS = [
 
 @pytest.mark.slow
 def test_every_ablation_sweep_runs_with_tiny_models(tmp_path, shared_cache):
-    from mogrpo.summarize import summarize
+    from mogrpo.sweeps.summary import summarize
 
     env, log_dir = _env(tmp_path), tmp_path / "logs"
     args = [f"paths.log_dir={log_dir}", "logger=none", *TINY, *_cache_args(shared_cache)]

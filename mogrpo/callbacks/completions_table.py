@@ -7,12 +7,13 @@ W&B run that failed to start log nothing), and none of them raises: logging neve
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+
+from mogrpo.metrics.results import eval_means, finite_or_none
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,6 @@ def _as_list(x: Any) -> list:
     return list(x)
 
 
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else round(v, 6)
-
-
 def completion_rows(
     rollout: Any, step: int, aspects: Sequence[str] | None = None, max_rows: int | None = None
 ) -> tuple[list[str], list[list[Any]]]:
@@ -97,9 +90,9 @@ def completion_rows(
                 int(step),
                 prompts[i] if i < len(prompts) else "",
                 completions[i],
-                *[_num(row_scores[k]) if k < len(row_scores) else None for k in range(len(aspects))],
-                _num(rewards[i]) if i < len(rewards) else None,
-                _num(advantages[i]) if i < len(advantages) else None,
+                *[finite_or_none(row_scores[k]) if k < len(row_scores) else None for k in range(len(aspects))],
+                finite_or_none(rewards[i]) if i < len(rewards) else None,
+                finite_or_none(advantages[i]) if i < len(advantages) else None,
             ]
         )
     return columns, rows
@@ -163,62 +156,6 @@ def log_image(logger: Any, key: str, path: str | Path, caption: str | None = Non
         return False
 
 
-REWARD_NAMES = ("reward", "aggregate", "aggregate_reward", "reward_mean")
-
-
-def _mean_of(v: Any) -> float | None:
-    """A number, or the ``mean`` of a ``{"mean": .., "std": ..}`` mapping."""
-    if isinstance(v, Mapping):
-        v = v.get("mean")
-    if isinstance(v, bool):
-        return None
-    return _num(v) if isinstance(v, int | float) else None
-
-
-def _per_name(node: Any) -> dict[str, float | None]:
-    """``{"safety": 0.9, "reward": {"mean": 2.1}}`` (or nested under ``aspects``) -> name -> mean."""
-    if not isinstance(node, Mapping):
-        return {}
-    out = {}
-    inner = node.get("aspects")
-    if isinstance(inner, Mapping):
-        out.update({k: _mean_of(v) for k, v in inner.items() if _mean_of(v) is not None})
-    for k, v in node.items():
-        if k != "aspects" and _mean_of(v) is not None:
-            out.setdefault(k, _mean_of(v))
-    return out
-
-
-def eval_means(eval_result: Mapping[str, Any] | None) -> dict[str, tuple[float | None, float | None]]:
-    """name -> (base mean, aligned mean) for every aspect and the aggregate reward (named ``reward``).
-
-    Accepts either layout of an evaluation result (``summary.json["eval"]``):
-
-    - by name:   ``{"aspects": {"safety": {"base": .., "aligned": ..}}, "reward": {"base": .., "aligned": ..}}``
-      (the ``aspects`` level optional; values may be numbers or ``{"mean": ..}``)
-    - by policy: ``{"base": {"safety": .., "reward": ..}, "aligned": {...}}`` (optionally ``{"aspects": {...}}``)
-    """
-    if not isinstance(eval_result, Mapping):
-        return {}
-    out: dict[str, tuple[float | None, float | None]] = {}
-    for container in (eval_result.get("aspects"), eval_result):
-        if not isinstance(container, Mapping):
-            continue
-        for name, v in container.items():
-            if isinstance(v, Mapping) and ("base" in v or "aligned" in v) and name not in ("base", "aligned"):
-                pair = (_mean_of(v.get("base")), _mean_of(v.get("aligned")))
-                if pair != (None, None):
-                    out.setdefault(name, pair)
-    if not out:
-        base, aligned = _per_name(eval_result.get("base")), _per_name(eval_result.get("aligned"))
-        for name in [*base, *(k for k in aligned if k not in base)]:
-            out[name] = (base.get(name), aligned.get(name))
-    for alias in REWARD_NAMES[1:]:  # one name for the aggregate reward
-        if alias in out and "reward" not in out:
-            out["reward"] = out.pop(alias)
-    return out
-
-
 def eval_rows(eval_result: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Columns ``aspect, base, aligned, delta, rel_change`` from an evaluation result.
 
@@ -232,7 +169,7 @@ def eval_rows(eval_result: Mapping[str, Any]) -> tuple[list[str], list[list[Any]
     for name, (base, aligned) in means.items():
         delta = None if base is None or aligned is None else aligned - base
         rel = None if delta is None or not base else delta / abs(base)
-        rows.append([name, _num(base), _num(aligned), _num(delta), _num(rel)])
+        rows.append([name, finite_or_none(base), finite_or_none(aligned), finite_or_none(delta), finite_or_none(rel)])
     return columns, rows
 
 

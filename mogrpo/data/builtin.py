@@ -17,10 +17,10 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.errors import DataError
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.labelled import SPLIT_COLUMN, features, validate_rows
 from mogrpo.data.splits import prompt_split
+from mogrpo.errors import DataError
+from mogrpo.utils.io import read_json_lines
 
 FILE_NAME = "aspect_labelled.jsonl"
 PROMPTS_NAME = "prompts.jsonl"

@@ -40,13 +40,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mogrpo.data.errors import DataError
 from mogrpo.data.eval_only import drop_eval_only
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.messages import user_message
 from mogrpo.data.prompt_mix import balance_counts
 from mogrpo.data.prompt_sources import KINDS, SEED_TASKS_FILE, dedupe, seed_task_prompt
 from mogrpo.data.splits import normalise, prompt_split
+from mogrpo.errors import DataError
+from mogrpo.utils.io import read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,6 @@ SOURCES: dict[str, Callable[..., list[dict]]] = {
     "self_instruct_seed": self_instruct_seed,
     "builtin": builtin,
 }
-#: the sources that read ``paths.shared_data``
-SHARED_SOURCES = ("safety_tuned_llamas", "self_instruct_seed")
 
 
 def check_sources(sources: Sequence[str]) -> list[str]:

@@ -49,9 +49,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.errors import DataError
 from mogrpo.data.public import _dataset, shared_file, subsample
 from mogrpo.data.splits import SPLITS, prompt_split
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

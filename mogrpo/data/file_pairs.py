@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 
 
 def better_ids(values: pd.Series, column: str, where: str) -> np.ndarray:

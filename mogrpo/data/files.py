@@ -20,8 +20,6 @@ naming the better one, or from chosen / rejected columns:
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,110 +28,14 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pandas as pd
-from hydra.utils import to_absolute_path
 
 from mogrpo.data import file_pairs
-from mogrpo.data.errors import DataError
 from mogrpo.data.labelled import features, validate_rows
+from mogrpo.data.reader import read_rows
 from mogrpo.data.splits import prompt_split
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
-
-FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
-
-
-def _suffix(path: Path) -> str:
-    """The format suffix, ignoring a trailing ``.gz``."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
-def _open_text(path: Path):
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
-
-
-def read_json_lines(path: Path, with_line_numbers: bool = False) -> list:
-    """The objects of a JSON Lines file (``.gz`` ok); blank lines skipped; a bad line is a DataError.
-
-    With ``with_line_numbers`` each item is ``(line_number, object)`` so callers can name the line
-    of a bad value.
-    """
-    rows = []
-    with _open_text(Path(path)) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"line {lineno} is not valid JSON ({err.msg})", source=str(path)) from None
-            if not isinstance(obj, dict):
-                raise DataError(f"line {lineno} is not a JSON object", source=str(path))
-            rows.append((lineno, obj) if with_line_numbers else obj)
-    return rows
-
-
-def _read_json(path: Path) -> pd.DataFrame:
-    """A JSON array of objects, an object of columns, or (as HF often writes ``.json``) JSON Lines."""
-    with _open_text(path) as f:
-        text = f.read()
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        if err.msg == "Extra data":  # more than one top-level value: JSON Lines
-            return pd.DataFrame(read_json_lines(path))
-        raise DataError(f"line {err.lineno} is not valid JSON ({err.msg})", source=str(path)) from None
-    if isinstance(obj, list):
-        if not all(isinstance(r, dict) for r in obj):
-            raise DataError("a JSON array must hold objects (one per row)", source=str(path))
-        return pd.DataFrame(obj)
-    if isinstance(obj, dict):
-        if "data" in obj and isinstance(obj["data"], list):
-            return pd.DataFrame(obj["data"])
-        return pd.DataFrame(obj)
-    raise DataError("expected a JSON array of objects or an object of columns", source=str(path))
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a local data file into a DataFrame by its extension; errors name the file (and line)."""
-    suffix = _suffix(path)
-    try:
-        if suffix == ".jsonl":
-            return pd.DataFrame(read_json_lines(path))
-        if suffix == ".json":
-            return _read_json(path)
-        if suffix in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except DataError:
-        raise
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise DataError(f"could not read the file: {err}", source=str(path)) from err
-    raise DataError(f"unknown file type {suffix!r}; use one of {FILE_SUFFIXES}", source=str(path))
-
-
-def _looks_like_file(path: str) -> bool:
-    p = Path(path)
-    return _suffix(p) in FILE_SUFFIXES or path.startswith((".", "/", "~")) or "\\" in path
-
-
-def _load_hub(name: str, split: str) -> pd.DataFrame:
-    try:
-        ds = datasets.load_dataset(name, split=split)
-    except Exception as err:  # offline, unknown name, missing split, ...
-        raise DataError(
-            f"not a local file, and loading it as a `datasets` hub name (split={split!r}) failed: "
-            f"{type(err).__name__}: {err}. Offline? Download the data and pass a local "
-            f".jsonl / .csv / .parquet file as path",
-            source=name,
-        ) from None
-    return ds.to_pandas()
-
 
 def _column(df: pd.DataFrame, column: str, what: str, source: str) -> pd.Series:
     if column not in df.columns:
@@ -232,16 +134,10 @@ def aspect_scores(df: pd.DataFrame, aspect: str, spec: AspectColumn, where: str)
 
 
 def read_source(path: str | Path, split: str) -> tuple[pd.DataFrame, str]:
-    """``(table, where)`` of a local file, or of a `datasets` hub name when no such file exists."""
-    name = str(path)
-    local = Path(to_absolute_path(str(Path(name).expanduser())))
-    if local.is_file():
-        return read_table(local), str(local)
-    if local.exists():
-        raise DataError("is not a file", source=str(local))
-    if _looks_like_file(name):
-        raise DataError("file not found (config key reward_data.sources.<i>.path)", source=str(local))
-    return _load_hub(name, split), name
+    """``(table, where)`` of a local file, or of a `datasets` hub name when no such file exists
+    (:func:`mogrpo.data.reader.read_rows`)."""
+    table = read_rows(path, split, missing="file not found (config key reward_data.sources.<i>.path)")
+    return table.frame(), table.where
 
 
 def _default_columns(df: pd.DataFrame, skip: Sequence[str], where: str) -> dict[str, str]:

@@ -36,7 +36,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -15,16 +15,14 @@ The final ``Assistant:`` cue is left out: the response is passed to the regresso
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 
 ROLES = ("system", "user", "assistant")
 #: speaker labels of :func:`render_conversation` (HH-RLHF's ``Human:`` / ``Assistant:``)
 SPEAKERS = {"system": "System", "user": "Human", "assistant": "Assistant"}
-_HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
 
 
 def user_message(text: str) -> list[dict[str, str]]:
@@ -84,22 +82,3 @@ def render_conversation(messages: Sequence[Mapping]) -> str:
     if len(messages) == 1 and messages[0]["role"] == "user":
         return str(messages[0]["content"])
     return "\n\n".join(f"{SPEAKERS[m['role']]}: {str(m['content']).strip()}" for m in messages)
-
-
-def transcript_messages(
-    transcript: str, source: str | None = None, row: int | None = None
-) -> list[dict[str, str]]:
-    """An HH-RLHF transcript (``"\\n\\nHuman: ...\\n\\nAssistant: ..."``) as chat messages; a trailing empty
-    ``Assistant:`` cue is dropped. DataError when it has no ``Human:`` turn or does not end with one."""
-    text = transcript.rstrip()
-    if text.endswith("Assistant:"):
-        text = text[: -len("Assistant:")].rstrip()
-    marks = list(_HH_TURN.finditer(text))
-    if not marks or marks[0].group(1) != "Human" or text[: marks[0].start()].strip():
-        raise DataError("a transcript must start with a 'Human:' turn", source=source, row=row)
-    messages = []
-    for mark, nxt in zip(marks, [*marks[1:], None]):
-        end = nxt.start() if nxt is not None else len(text)
-        role = "user" if mark.group(1) == "Human" else "assistant"
-        messages.append({"role": role, "content": text[mark.end() : end].strip()})
-    return check_messages(messages, source=source, row=row)

@@ -37,12 +37,12 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.errors import DataError
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.preference_pairs import hh_rlhf_pairs
 from mogrpo.data.public import _dataset, shared_file
 from mogrpo.data.ranking_pairs import SEED_TASKS_FILE, generic_refusals, seed_task_prompt
 from mogrpo.data.splits import prompt_split
+from mogrpo.errors import DataError
+from mogrpo.utils.io import read_json_lines
 
 SOURCES = ("self_instruct_seed", "hh_helpful")
 

@@ -34,10 +34,10 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.errors import DataError
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.public import _dataset, _json_records, shared_file
 from mogrpo.data.splits import prompt_split
+from mogrpo.errors import DataError
+from mogrpo.utils.io import read_json_lines
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mogrpo.data.errors import DataError
 from mogrpo.data.eval_only import drop_eval_only
 from mogrpo.data.prompt_sources import KINDS, SOURCES, dedupe
 from mogrpo.data.splits import SPLITS
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -50,9 +50,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mogrpo.data.errors import DataError
 from mogrpo.data.messages import check_messages, render_conversation, user_message, user_turns
 from mogrpo.data.splits import normalise, prompt_split
+from mogrpo.errors import DataError
 
 KINDS = ("adversarial", "benign")
 AILUMINATE_FILE = "ailuminate/airr_official_1.0_demo_en_us_prompt_set_release.csv"
@@ -149,7 +149,7 @@ def _question_bank(path: Path) -> list[tuple[str, str, str]]:
 
 
 def _json_lines(path: Path) -> list[tuple[int, dict]]:
-    from mogrpo.data.files import read_json_lines
+    from mogrpo.utils.io import read_json_lines
 
     return read_json_lines(path, with_line_numbers=True)
 

@@ -9,7 +9,6 @@ and their mix are in :mod:`mogrpo.data.prompt_sources` and :mod:`mogrpo.data.pro
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -19,30 +18,12 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Sampler
 
-from mogrpo.data.errors import DataError
-from mogrpo.data.files import read_json_lines
 from mogrpo.data.messages import check_messages
+from mogrpo.data.reader import read_rows
+from mogrpo.errors import DataError
 
 BUILTIN_SPLITS = ("train", "heldout")
 FIELDS = ("id", "prompt", "category", "kind", "split")
-
-
-def _read_csv(path: Path) -> list[tuple[int, dict]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(enumerate(csv.DictReader(fh), start=1))  # row 1 = the first line after the header
-
-
-def _read_datasets(path: str, split: str | None) -> list[tuple[int, dict]]:
-    import datasets
-
-    try:
-        if path.endswith(".parquet"):
-            ds = datasets.load_dataset("parquet", data_files=path, split="train")
-        else:
-            ds = datasets.load_dataset(path, split=split or "train")
-    except Exception as err:
-        raise DataError(f"could not load prompts ({type(err).__name__}: {err})", source=path) from err
-    return list(enumerate(ds, start=1))
 
 
 def _to_prompt(row: dict, prompt_column: str, source: str, row_no: int, default_id: str) -> dict[str, Any]:
@@ -68,28 +49,20 @@ def _to_prompt(row: dict, prompt_column: str, source: str, row_no: int, default_
 def prompts_from_file(
     path: str | Path, prompt_column: str = "prompt", split: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Prompts from a ``.jsonl`` / ``.json`` / ``.csv`` / ``.parquet`` file or a ``datasets`` hub name.
+    """Prompts from a ``.jsonl`` / ``.json`` / ``.csv`` / ``.tsv`` / ``.parquet`` file or a ``datasets`` hub name
+    (:func:`mogrpo.data.reader.read_rows`).
 
     ``split``: for a hub data set, the split to load; for a file whose rows have a ``split`` field,
     keep only those rows. ``limit``: the first this many prompts. Raises DataError naming the file
     and row for a missing column or an empty prompt, and for a file with no prompts.
     """
     source = str(path)
-    local = Path(path).expanduser()
-    suffix = local.suffix.lower()
-    if suffix in (".jsonl", ".json", ".csv", ".parquet"):
-        if not local.is_file():
-            raise DataError("prompt file does not exist", source=source)
-        if suffix == ".csv":
-            rows = _read_csv(local)
-        elif suffix == ".parquet":
-            rows = _read_datasets(str(local), None)
-        else:
-            rows = read_json_lines(local, with_line_numbers=True)
-        if split is not None:
-            rows = [(n, r) for n, r in rows if r.get("split", split) == split]
-    else:
-        rows = _read_datasets(source, split)
+    table = read_rows(path, split or "train", missing="prompt file does not exist", text_csv=True)
+    local = Path(source).expanduser()
+    suffix = local.suffix.lower() if Path(table.where).is_file() else ""
+    rows = list(zip(table.numbers, table.rows))
+    if suffix and split is not None:  # a file's rows: those of the split (rows without one count as in it)
+        rows = [(n, r) for n, r in rows if (r.get("split") or split) == split]
     stem = local.stem if suffix else source.replace("/", "_")
     prompts = [_to_prompt(row, prompt_column, source, n, f"{stem}-{n}") for n, row in rows]
     if limit is not None:

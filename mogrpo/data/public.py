@@ -32,7 +32,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from mogrpo.data.builtin import (
     builtin_rows,
     style_pairs,
 )
-from mogrpo.data.errors import DataError
+from mogrpo.errors import DataError
 
 CHECKS = ("refusal_over_harmful", "helpful_over_refusal", "refusal_over_non_answer", "helpful_over_non_answer")
 DNA_FILE = "do-not-answer/do_not_answer_data.csv"

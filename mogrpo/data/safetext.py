@@ -29,9 +29,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.errors import DataError
 from mogrpo.data.public import _dataset, _load_json, shared_file
 from mogrpo.data.splits import prompt_split
+from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import torch
 
-AGGREGATIONS = ("sum_then_normalize", "normalize_then_sum")
-SCALES = ("group", "batch", "none")
+from mogrpo.configs.grpo import SCALES
+from mogrpo.configs.reward import AGGREGATIONS
 
 
 def _as_weights(weights: torch.Tensor | Sequence[float], like: torch.Tensor) -> torch.Tensor:

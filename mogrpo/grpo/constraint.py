@@ -31,10 +31,8 @@ from collections.abc import Sequence
 
 import torch
 
+from mogrpo.configs.reward import CONSTRAINT_MODES, RESCALES
 from mogrpo.grpo.advantages import advantages
-
-CONSTRAINT_MODES = ("reward_weights", "normalized_advantages")
-RESCALES = ("sum", "none")
 
 
 def lagrangian_weights(weights: torch.Tensor | Sequence[float], constraint_index: int, lam: float) -> torch.Tensor:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from mogrpo.configs.grpo import LOSS_TYPES
 from mogrpo.grpo.kl import k3_kl
-
-LOSS_TYPES = ("grpo", "bnpo", "dr_grpo")
 
 
 def policy_loss(
@@ -87,3 +86,17 @@ def policy_loss(
             "kl": (kl * mask).sum() / denom if kl is not None else torch.zeros((), dtype=logp.dtype),
         }
     return loss, metrics
+
+
+def micro_batch_weight(loss_type: str, rows: int, tokens: float, active_rows: int, active_tokens: float) -> float:
+    """The factor that makes the sum of micro-batch losses equal the full-batch loss.
+
+    ``policy_loss`` on a micro-batch of ``rows`` completions normalises by its own rows (grpo,
+    dr_grpo) or tokens (bnpo); the full batch normalises by the ``active_rows`` / ``active_tokens``
+    that stay in the loss (rows masked with ``zero_std=mask`` are out of both):
+
+        grpo, dr_grpo:  rows / active_rows        bnpo:  tokens / active_tokens
+    """
+    if loss_type == "bnpo":
+        return float(tokens) / max(float(active_tokens), 1.0)
+    return rows / max(active_rows, 1)

@@ -37,20 +37,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
 
 import torch
 
-PENALTIES = ("repetition", "overlong")
-_WORD = re.compile(r"[a-z0-9']+")  # the words of mogrpo/eval/diversity.py
+from mogrpo.configs.shaping import PENALTIES, ShapingConfig, ShapingConfigError  # noqa: F401  (re-exported)
 
-
-class ShapingConfigError(ValueError):
-    """A wrong ``grpo.shaping`` value; ``key`` is the key below ``grpo.shaping``."""
-
-    def __init__(self, key: str, message: str):
-        self.key, self.message = key, message
-        super().__init__(f"{key}: {message}")
+_WORD = re.compile(r"[a-z0-9']+")  # the words of mogrpo/metrics/diversity.py
 
 
 def repetition_penalty(texts: Sequence[str], n: int = 2) -> torch.Tensor:
@@ -72,54 +64,6 @@ def overlong_penalty(lengths: torch.Tensor, max_length: int, cache: int) -> torc
         raise ValueError(f"cache must be in [1, max_length={max_length}], got {cache}")
     start = max_length - cache
     return ((lengths.float() - start) / cache).clamp(0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class ShapingConfig:
-    """The ``grpo.shaping`` node (conf/grpo/shaping/): one coefficient per penalty, 0 = off."""
-
-    repetition_coef: float = 0.0  # weight of P_rep against aspect weights of ~1
-    repetition_n: int = 2  # n of the word n-grams (1: repeated words, 2: repeated bigrams)
-    overlong_coef: float = 0.0  # weight of P_long
-    overlong_cache_fraction: float = 0.25  # L_cache / L_max: the band before the cap where P_long ramps to 1
-
-    def __post_init__(self):
-        for name in ("repetition_coef", "overlong_coef"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
-                raise ShapingConfigError(name.replace("_", ".", 1), f"must be a number >= 0 (0 = off), got {v!r}")
-        n = self.repetition_n
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ShapingConfigError("repetition.n", f"must be an integer >= 1, got {n!r}")
-        f = self.overlong_cache_fraction
-        if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f <= 1:
-            raise ShapingConfigError("overlong.cache_fraction", f"must be a number in (0, 1], got {f!r}")
-
-    @classmethod
-    def from_config(cls, node: Mapping | None) -> ShapingConfig:
-        """From ``{repetition: {coef, n}, overlong: {coef, cache_fraction}}`` (missing parts: defaults; None: all off)."""
-        if node is None:
-            return cls()
-        unknown = [k for k in node if k not in PENALTIES]
-        if unknown:
-            raise ShapingConfigError(str(unknown[0]), f"unknown penalty; the penalties are {list(PENALTIES)}")
-        known = {f.name for f in fields(cls)}
-        kwargs = {}
-        for penalty in PENALTIES:
-            for key, value in (node.get(penalty) or {}).items():
-                if f"{penalty}_{key}" not in known:
-                    raise ShapingConfigError(f"{penalty}.{key}", f"unknown key of the {penalty} penalty")
-                kwargs[f"{penalty}_{key}"] = value
-        return cls(**kwargs)
-
-    @property
-    def active(self) -> tuple[str, ...]:
-        """The penalties with a coefficient > 0, in :data:`PENALTIES` order."""
-        return tuple(p for p in PENALTIES if getattr(self, f"{p}_coef") > 0)
-
-    def overlong_cache(self, max_length: int) -> int:
-        """L_cache in tokens for a cap of ``max_length`` tokens: round(cache_fraction L_max), at least 1."""
-        return max(1, min(int(max_length), round(self.overlong_cache_fraction * int(max_length))))
 
 
 def penalties(cfg: ShapingConfig, texts: Sequence[str], lengths: torch.Tensor, max_length: int) -> dict[str, torch.Tensor]:

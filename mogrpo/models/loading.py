@@ -243,19 +243,22 @@ def _tiny_model(spec: ModelSpec, auto_cls, tokenizer):
     return model
 
 
+def _load(spec: ModelSpec, auto_cls, padding_side: str, **kwargs):
+    """``(model, tokenizer)``: a tiny random model, or pretrained weights through safetensors only."""
+    tokenizer = load_tokenizer(spec, padding_side=padding_side)
+    if spec.source == "tiny":
+        return _tiny_model(spec, auto_cls, tokenizer), tokenizer
+    kwargs = {"dtype": spec.torch_dtype, "use_safetensors": True, **kwargs}  # never a pickled .bin
+    return _from_pretrained(spec, auto_cls, _pretrained_location(spec), **kwargs), tokenizer
+
+
 def load_causal_lm(spec: ModelSpec | dict):
     """Load a causal LM and its tokenizer (left padding, for batched generation)."""
     from transformers import AutoModelForCausalLM
 
     spec = as_spec(spec)
-    tokenizer = load_tokenizer(spec, padding_side="left")
-    if spec.source == "tiny":
-        model = _tiny_model(spec, AutoModelForCausalLM, tokenizer)
-    else:
-        kwargs: dict[str, Any] = {"dtype": spec.torch_dtype, "use_safetensors": True}  # never a pickled .bin
-        if spec.attn_implementation:
-            kwargs["attn_implementation"] = spec.attn_implementation
-        model = _from_pretrained(spec, AutoModelForCausalLM, _pretrained_location(spec), **kwargs)
+    extra = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
+    model, tokenizer = _load(spec, AutoModelForCausalLM, "left", **extra)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -265,10 +268,4 @@ def load_encoder(spec: ModelSpec | dict):
     """Load an encoder (``AutoModel``) and its tokenizer, for the reward regressor."""
     from transformers import AutoModel
 
-    spec = as_spec(spec)
-    tokenizer = load_tokenizer(spec, padding_side="right")
-    if spec.source == "tiny":
-        model = _tiny_model(spec, AutoModel, tokenizer)
-    else:
-        model = _from_pretrained(spec, AutoModel, _pretrained_location(spec), dtype=spec.torch_dtype, use_safetensors=True)
-    return model, tokenizer
+    return _load(as_spec(spec), AutoModel, "right")

@@ -12,43 +12,44 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from mogrpo.utils.io import to_plain
+from mogrpo.errors import ConfigError
 
 
 def count_trainable(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def build_policy(model_cfg: Mapping):
-    """``(peft_model, tokenizer)`` from a ``model`` config node: frozen base + LoRA from ``model.lora``.
+def build_policy(model):
+    """``(peft_model, tokenizer)`` from the ``model`` settings (a :class:`~mogrpo.configs.ModelConfig`, or a
+    node of that group): frozen base + LoRA from ``model.lora``.
 
-    Raises :class:`~mogrpo.config.ConfigError` (a ValueError) naming ``model.lora.target_modules``
+    Raises :class:`~mogrpo.errors.ConfigError` (a ValueError) naming ``model.lora.target_modules``
     when the adapters match no module or leave no parameter trainable (``inference_mode: true``).
     """
     from hydra.utils import instantiate
     from peft import get_peft_model
 
-    from mogrpo.config import ConfigError
+    from mogrpo.configs import ModelConfig
     from mogrpo.models.loading import load_causal_lm
 
-    model_cfg = to_plain(model_cfg)
-    model, tokenizer = load_causal_lm(model_cfg["spec"])
+    model_cfg = ModelConfig.from_node(model, ModelConfig.KEY)
+    model, tokenizer = load_causal_lm(model_cfg.spec)
     for p in model.parameters():
         p.requires_grad_(False)
-    if model_cfg.get("gradient_checkpointing", False):
+    if model_cfg.gradient_checkpointing:
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
             model.activation_checkpointing_enable({"use_reentrant": False})
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()  # so checkpointed blocks see a tensor that requires grad
         model.config.use_cache = False  # the update pass; generate() asks for the cache explicitly
-    lora_cfg = instantiate(model_cfg["lora"], _convert_="all")
+    lora_cfg = instantiate(model_cfg.lora, _convert_="all")
     target = getattr(lora_cfg, "target_modules", None)
     try:
         peft_model = get_peft_model(model, lora_cfg)
     except ValueError as err:
         raise ConfigError(
-            "model.lora.target_modules", f"{target!r} could not be applied to {model_cfg.get('name', 'the model')}: {err}"
+            "model.lora.target_modules", f"{target!r} could not be applied to {model_cfg.name}: {err}"
         ) from err
     if count_trainable(peft_model) == 0:
         raise ConfigError(
@@ -101,21 +102,17 @@ def _plain_chat(messages: Sequence[Mapping]) -> str:
 def encode_prompts(
     tokenizer, texts: Sequence[str], max_prompt_length: int, add_special_tokens: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """``(input_ids, attention_mask, n_truncated)``: left-padded ``[B, P]``; a prompt over
-    ``max_prompt_length`` tokens keeps its LAST tokens (the generation prompt) and is counted."""
+    """``(input_ids, attention_mask, n_truncated)``: left-padded ``[B, P]`` (the tokenizer's ``pad``); a prompt
+    over ``max_prompt_length`` tokens keeps its LAST tokens (the generation prompt) and is counted.
+
+    The cut is a slice, not the tokenizer's ``truncation_side="left"``: counting the cut prompts
+    (``train/prompts_truncated``) needs their full lengths, which a truncating call would hide."""
     if max_prompt_length < 1:
         raise ValueError(f"model.max_prompt_length must be >= 1, got {max_prompt_length}")
     ids = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
     n_truncated = sum(len(x) > max_prompt_length for x in ids)
-    ids = [x[-max_prompt_length:] for x in ids]
-    width = max((len(x) for x in ids), default=0)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, x in enumerate(ids):
-        if x:
-            input_ids[i, width - len(x) :] = torch.tensor(x, dtype=torch.long)
-            mask[i, width - len(x) :] = 1
-    return input_ids, mask, n_truncated
-
-
+    if not ids:
+        return torch.zeros((0, 0), dtype=torch.long), torch.zeros((0, 0), dtype=torch.long), 0
+    padded = tokenizer.pad({"input_ids": [x[-max_prompt_length:] for x in ids]}, padding=True, padding_side="left",
+                           return_tensors="pt")  # fmt: skip
+    return padded["input_ids"].long(), padded["attention_mask"].long(), n_truncated

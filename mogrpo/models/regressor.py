@@ -4,7 +4,8 @@
 
 Saved as a directory: ``model.safetensors`` (encoder + heads), ``regressor_config.json`` (the
 aspects, pooling, max length and the encoder's HF config) and the tokenizer files, and loaded
-with one call: ``MultiAspectRegressor.load(dir)``.
+with one call: ``MultiAspectRegressor.load(dir)``; :func:`load_regressor` also checks its aspects against
+the run's. :func:`check_finite_scores` stops a run whose regressor returned NaN / inf.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from mogrpo.errors import ConfigError, RewardError
 
 CONFIG_NAME = "regressor_config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -138,16 +141,53 @@ class MultiAspectRegressor(nn.Module):
         return model.to(device).eval()
 
 
-def build_regressor(reward_model_cfg, aspects: Sequence[str]) -> MultiAspectRegressor:
-    """A fresh regressor (pretrained or tiny encoder, random heads) from a ``reward_model`` config node."""
+def build_regressor(reward_model, aspects: Sequence[str]) -> MultiAspectRegressor:
+    """A fresh regressor (pretrained or tiny encoder, random heads) from the ``reward_model`` settings
+    (a :class:`~mogrpo.configs.RewardModelConfig`, or a node of that group)."""
+    from mogrpo.configs import RewardModelConfig
     from mogrpo.models.loading import load_encoder
 
-    encoder, tokenizer = load_encoder(reward_model_cfg["spec"])
+    rm = RewardModelConfig.from_node(reward_model, RewardModelConfig.KEY)
+    encoder, tokenizer = load_encoder(rm.spec)
     return MultiAspectRegressor(
-        encoder,
-        tokenizer,
-        aspects,
-        pooling=reward_model_cfg.get("pooling", "mean"),
-        head_dropout=reward_model_cfg.get("head_dropout", 0.1),
-        max_length=reward_model_cfg.get("max_length", 256),
+        encoder, tokenizer, aspects, pooling=rm.pooling, head_dropout=rm.head_dropout, max_length=rm.max_length
+    )
+
+def load_regressor(reward_dir: str | Path, aspects: Sequence[str]) -> MultiAspectRegressor:
+    """The saved reward regressor, checked against ``reward.aspects`` (same names, same order)."""
+    regressor = MultiAspectRegressor.load(reward_dir)
+    if regressor.aspects != list(aspects):
+        raise ConfigError(
+            "reward.aspects",
+            f"{list(aspects)} differ from the aspects {regressor.aspects} of the regressor in {reward_dir}",
+        )
+    return regressor
+
+
+def check_finite_scores(
+    scores: torch.Tensor,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    aspects: Sequence[str],
+    run_dir: str | Path | None = None,
+) -> None:
+    """Raise :class:`~mogrpo.errors.RewardError` if any score is NaN/inf, saving the bad rows to
+    ``<run_dir>/bad_reward.jsonl``."""
+    bad = (~torch.isfinite(scores)).any(dim=1).nonzero().flatten().tolist()
+    if not bad:
+        return
+    where = ""
+    if run_dir is not None:
+        path = Path(run_dir) / "bad_reward.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            for i in bad:
+                row = {"prompt": prompts[i], "completion": completions[i]}
+                row["scores"] = {a: float(v) for a, v in zip(aspects, scores[i].tolist())}
+                fh.write(json.dumps(row) + "\n")
+        where = f"; all {len(bad)} bad rows saved to {path}"
+    i = bad[0]
+    raise RewardError(
+        f"the reward regressor returned non-finite scores {dict(zip(aspects, scores[i].tolist()))} "
+        f"for prompt {prompts[i]!r} and completion {completions[i]!r}{where}"
     )

@@ -12,6 +12,9 @@ One ``training_step`` = one sampled batch of B prompts x G completions (DeepSeek
 5. ``num_iterations`` optimiser steps, each accumulating micro-batches of ``micro_batch_size``
    completions, with clipped gradients and a linear warm-up schedule.
 
+The settings arrive as typed configs (:class:`~mogrpo.configs.GRPOConfig`, :class:`~mogrpo.configs.RewardConfig`):
+the module does not know where they sit in the config tree.
+
 Every step's metrics are logged (``train/*``, ``reward/<aspect>``, ``time/*``: mogrpo/modules/step_metrics.py)
 and kept in ``history``; the last rollout is kept in ``last_rollout`` for completion tables.
 """
@@ -19,7 +22,6 @@ and kept in ``history``; the last rollout is kept in ``last_rollout`` for comple
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -28,15 +30,13 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
-from omegaconf import DictConfig, OmegaConf
 
-from mogrpo.config import ConfigError, reward_weights
+from mogrpo.configs import GRPOConfig, RewardConfig
+from mogrpo.errors import ConfigError, RewardError  # noqa: F401  (RewardError: what a bad score raises)
 from mogrpo.grpo import (
-    ShapingConfig,
     advantages,
     constrained_advantages,
     constraint_stats,
-    group_stats,
     lagrangian_weights,
     penalties,
     policy_loss,
@@ -44,69 +44,15 @@ from mogrpo.grpo import (
     weighted_reward,
     with_penalties,
 )
+from mogrpo.grpo.loss import micro_batch_weight
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, encode_prompts
-from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, step_metrics
+from mogrpo.models.regressor import check_finite_scores
+from mogrpo.modules.schedules import linear_warmup
+from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
 
 log = logging.getLogger(__name__)
-
-
-class RewardError(RuntimeError):
-    """The reward regressor returned a non-finite score; the message names the prompt and completion."""
-
-
-def check_finite_scores(
-    scores: torch.Tensor,
-    prompts: Sequence[str],
-    completions: Sequence[str],
-    aspects: Sequence[str],
-    run_dir: str | Path | None = None,
-) -> None:
-    """Raise :class:`RewardError` if any score is NaN/inf, saving the bad rows to ``<run_dir>/bad_reward.jsonl``."""
-    bad = (~torch.isfinite(scores)).any(dim=1).nonzero().flatten().tolist()
-    if not bad:
-        return
-    where = ""
-    if run_dir is not None:
-        path = Path(run_dir) / "bad_reward.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            for i in bad:
-                row = {"prompt": prompts[i], "completion": completions[i]}
-                row["scores"] = {a: float(v) for a, v in zip(aspects, scores[i].tolist())}
-                fh.write(json.dumps(row) + "\n")
-        where = f"; all {len(bad)} bad rows saved to {path}"
-    i = bad[0]
-    raise RewardError(
-        f"the reward regressor returned non-finite scores {dict(zip(aspects, scores[i].tolist()))} "
-        f"for prompt {prompts[i]!r} and completion {completions[i]!r}{where}"
-    )
-
-
-def micro_batch_weight(loss_type: str, rows: int, tokens: float, active_rows: int, active_tokens: float) -> float:
-    """The factor that makes the sum of micro-batch losses equal the full-batch loss.
-
-    ``policy_loss`` on a micro-batch of ``rows`` completions normalises by its own rows (grpo,
-    dr_grpo) or tokens (bnpo); the full batch normalises by the ``active_rows`` / ``active_tokens``
-    that stay in the loss (rows masked with ``zero_std=mask`` are out of both):
-
-        grpo, dr_grpo:  rows / active_rows        bnpo:  tokens / active_tokens
-    """
-    if loss_type == "bnpo":
-        return float(tokens) / max(float(active_tokens), 1.0)
-    return rows / max(active_rows, 1)
-
-
-def linear_warmup(step: int, warmup_steps: int) -> float:
-    """LR factor: (step + 1) / warmup_steps for the first ``warmup_steps`` optimiser steps, then 1."""
-    if warmup_steps <= 0:
-        return 1.0
-    return min(1.0, (step + 1) / warmup_steps)
-
-
-def _node(cfg: Mapping | DictConfig) -> DictConfig:
-    return cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
 
 
 class GRPOModule(LightningModule):
@@ -116,8 +62,8 @@ class GRPOModule(LightningModule):
         policy: the peft-wrapped causal LM (only its LoRA parameters train).
         tokenizer: the policy's tokenizer (left padding).
         regressor: a :class:`~mogrpo.models.regressor.MultiAspectRegressor` (kept frozen, eval mode).
-        grpo_cfg: the ``grpo`` config node.
-        reward_cfg: the ``reward`` config node (aspects, weights, aggregation, constraint).
+        grpo: the GRPO settings (a node of the ``grpo`` group is checked into one).
+        reward: aspects, weights, aggregation, constraint (likewise for a ``reward`` node).
         max_prompt_length: prompts over this many tokens are cut from the left (``model.max_prompt_length``).
         system_prompt: added before each user prompt (``data.system_prompt``).
         run_dir: where ``bad_reward.jsonl`` goes if the regressor returns NaN/inf.
@@ -128,8 +74,8 @@ class GRPOModule(LightningModule):
         policy,
         tokenizer,
         regressor,
-        grpo_cfg: Mapping | DictConfig,
-        reward_cfg: Mapping | DictConfig,
+        grpo: GRPOConfig | Mapping,
+        reward: RewardConfig | Mapping,
         max_prompt_length: int = 256,
         system_prompt: str | None = None,
         run_dir: str | Path | None = None,
@@ -140,23 +86,20 @@ class GRPOModule(LightningModule):
         self.policy = policy.train()  # HF models load in eval mode; Lightning no longer switches them
         self.tokenizer = tokenizer
         self.regressor = regressor.eval().requires_grad_(False)
-        self.grpo_cfg = _node(grpo_cfg)
-        reward_cfg = _node(reward_cfg)
-        self.aspects = list(reward_cfg.aspects)
+        self.config = GRPOConfig.from_node(grpo, GRPOConfig.KEY)
+        self.reward = reward = RewardConfig.from_node(reward, RewardConfig.KEY)
+        self.aspects = list(reward.aspects)
         if list(regressor.aspects) != self.aspects:
             raise ValueError(
                 f"reward.aspects {self.aspects} differ from the regressor's aspects {list(regressor.aspects)}"
             )
-        self.weights = reward_weights(reward_cfg)
-        self.aggregation = str(reward_cfg.aggregation)
-        self.constrained = self.aggregation == "constrained"
-        self.constraint = reward_cfg.get("constraint") if self.constrained else None
-        self.constraint_index = self.aspects.index(self.constraint.aspect) if self.constrained else None
-        self.lagrange_multiplier = float(self.constraint.lambda_init) if self.constrained else None
-        # configs saved before the key existed keep their behaviour (scalarised rewards)
-        self.constraint_mode = str(self.constraint.get("mode", "reward_weights")) if self.constrained else None
-        self.constraint_rescale = str(self.constraint.get("rescale", "sum")) if self.constrained else None
-        self.shaping = ShapingConfig.from_config(self.grpo_cfg.get("shaping"))
+        self.weights = reward.weight_list
+        self.aggregation = reward.aggregation
+        self.constrained = reward.constrained
+        self.constraint = reward.constraint if self.constrained else None
+        self.constraint_index = reward.constraint_index if self.constrained else None
+        self.lagrange_multiplier = float(reward.constraint.lambda_init) if self.constrained else None
+        self.shaping = self.config.shaping
         self.max_prompt_length = int(max_prompt_length)
         self.system_prompt = system_prompt
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -174,13 +117,11 @@ class GRPOModule(LightningModule):
         return [p for p in self.policy.parameters() if p.requires_grad]
 
     def configure_optimizers(self):
-        from hydra.utils import instantiate
-
         params = self.trainable_parameters()
         if not params:
             raise ValueError("model.lora.target_modules: the policy has no trainable parameter")
-        optimizer = instantiate(self.grpo_cfg.optim)(params)
-        warmup = functools.partial(linear_warmup, warmup_steps=int(self.grpo_cfg.get("warmup_steps", 0) or 0))
+        optimizer = self.config.make_optimizer(params)
+        warmup = functools.partial(linear_warmup, warmup_steps=self.config.warmup_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -189,22 +130,23 @@ class GRPOModule(LightningModule):
         """The aspect weights and the aggregation the advantages use at this step."""
         if self.constrained:
             w = lagrangian_weights(self.weights, self.constraint_index, self.lagrange_multiplier)
-            return w.tolist(), "sum_then_normalize" if self.constraint_mode == "reward_weights" else "normalize_then_sum"
+            return w.tolist(), "sum_then_normalize" if self.constraint.mode == "reward_weights" else "normalize_then_sum"
         return self.weights, self.aggregation
 
     def step_advantages(self, scores: torch.Tensor, roll: Rollout) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """``(advantages, shaped reward, {metric: [N]})``: the aspect scores with the active shaping penalties as
         extra columns (mogrpo/grpo/shaping.py), aggregated as configured (constrained: mogrpo/grpo/constraint.py);
         the per-completion diagnostics are every penalty and, for an ensemble, the members' spread."""
-        g = self.grpo_cfg
-        pens = penalties(self.shaping, roll.texts, roll.lengths, int(g.generation.max_new_tokens))
+        g = self.config
+        pens = penalties(self.shaping, roll.texts, roll.lengths, g.generation.max_new_tokens)
         cols, w = with_penalties(scores, self.weights, self.shaping, pens)
         if self.constrained:
-            adv = constrained_advantages(cols, w, self.constraint_index, self.lagrange_multiplier, int(g.G),
-                                         self.constraint_mode, g.scale, float(g.eps), self.constraint_rescale)
+            c = self.constraint
+            adv = constrained_advantages(cols, w, self.constraint_index, self.lagrange_multiplier, g.G, c.mode,
+                                         g.scale, float(g.advantage_eps), c.rescale)  # fmt: skip
             w = lagrangian_weights(w, self.constraint_index, self.lagrange_multiplier).tolist()
         else:
-            adv = advantages(cols, w, int(g.G), self.aggregation, g.scale, float(g.eps))
+            adv = advantages(cols, w, g.G, self.aggregation, g.scale, float(g.advantage_eps))
         diagnostics = {f"train/penalty/{name}": p for name, p in pens.items()}
         if getattr(self.regressor, "last_std", None) is not None:  # mogrpo/models/ensemble.py
             diagnostics["train/reward_ensemble_std"] = self.regressor.last_std.mean(dim=1)
@@ -216,57 +158,45 @@ class GRPOModule(LightningModule):
         texts = chat_prompts(self.tokenizer, prompts, self.system_prompt)
         ids, mask, n_truncated = encode_prompts(self.tokenizer, texts, self.max_prompt_length)
         roll = generate_group(
-            self.policy, self.tokenizer, ids.to(self.device), mask.to(self.device), int(self.grpo_cfg.G),
-            self.grpo_cfg.generation,
+            self.policy, self.tokenizer, ids.to(self.device), mask.to(self.device), self.config.G,
+            self.config.generation.to_dict(),
         )
         return roll, n_truncated
 
     def _chunks(self, n: int) -> list[slice]:
-        mb = int(self.grpo_cfg.get("micro_batch_size") or n)
+        mb = self.config.micro_batch_size or n
         return [slice(s, min(s + mb, n)) for s in range(0, n, mb)]
 
     def _group_size(self, n: int) -> int:
         """G when every micro-batch holds whole groups (each prompt's forward is then shared by its G
         completions, see ``token_logprobs``), else 1."""
-        G = int(self.grpo_cfg.G)
+        G = self.config.G
         whole = all(s.start % G == 0 and (s.stop - s.start) % G == 0 for s in self._chunks(n))
         return G if whole else 1
 
     @torch.no_grad()
-    def compute_old_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
-        """log pi_old of the sampled tokens (the policy before this batch's updates), ``[N, T]``."""
+    def _frozen_logprobs(self, logprobs, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """``logprobs(policy, ids, mask, T, temperature, group_size=G)`` over the micro-batches, in eval mode."""
         was_training = self.policy.training
         G = self._group_size(input_ids.shape[0])
         self.policy.eval()
         try:
-            return torch.cat(
-                [
-                    token_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, group_size=G)
-                    for s in self._chunks(input_ids.shape[0])
-                ]
-            )
+            return torch.cat([logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, group_size=G)
+                              for s in self._chunks(input_ids.shape[0])])  # fmt: skip
         finally:
             self.policy.train(was_training)
 
-    @torch.no_grad()
+    def compute_old_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
+        """log pi_old of the sampled tokens (the policy before this batch's updates), ``[N, T]``."""
+        return self._frozen_logprobs(token_logprobs, input_ids, attention_mask, T)
+
     def compute_ref_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
         """log pi_ref of the sampled tokens: the base model (adapters disabled), ``[N, T]``."""
-        was_training = self.policy.training
-        G = self._group_size(input_ids.shape[0])
-        self.policy.eval()
-        try:
-            return torch.cat(
-                [
-                    reference_logprobs(self.policy, input_ids[s], attention_mask[s], T, self._temperature, G)
-                    for s in self._chunks(input_ids.shape[0])
-                ]
-            )
-        finally:
-            self.policy.train(was_training)
+        return self._frozen_logprobs(reference_logprobs, input_ids, attention_mask, T)
 
     @property
     def _temperature(self) -> float:
-        return float(self.grpo_cfg.generation.get("temperature", 1.0))
+        return float(self.config.generation.temperature)
 
     # ------------------------------------------------------------------ several processes (DDP)
     def _n_ranks(self) -> int:
@@ -284,46 +214,10 @@ class GRPOModule(LightningModule):
                 )
         check_finite_scores(scores, prompts, completions, self.aspects, self.run_dir)
 
-    def _gather(
-        self, scores: torch.Tensor, rewards: torch.Tensor, roll: Rollout, adv: torch.Tensor, n_prompts_truncated: int,
-        update: dict[str, float], shaped: torch.Tensor, diagnostics: dict[str, torch.Tensor],
-    ) -> dict[str, Any]:
-        """The step's statistics over the completions of every rank (one process: this rank's own).
-
-        Per-completion tensors are concatenated across ranks with ``self.all_gather`` (not ``sync_dist``:
-        a mean of per-rank stds / maxima / group stats is not the statistic of the whole batch); the
-        update's loss, KL, clip ratio and entropy are averaged over ranks in place (one ``reduce``).
-        Every rank ends with the same numbers, so the history and the logged metrics are global.
-        """
-        from mogrpo.utils.distributed import gather_rows, mean_across_ranks
-
-        n = self._n_ranks()
-
-        def every(x: torch.Tensor) -> torch.Tensor:
-            return gather_rows(x.to(self.device), self.all_gather, n).cpu()
-
-        keys = ("loss", "kl", "clip_ratio", "entropy")
-        update.update(mean_across_ranks({k: update[k] for k in keys}, self.trainer.strategy.reduce, n, self.device))
-        shaped_all = every(shaped.float())  # the reward the advantages see: its group stats tell the signal
-        rank = int(self.global_rank) if n > 1 else 0
-        N = rewards.shape[0]
-        return {
-            "scores": every(scores.float()),
-            "rewards": every(rewards.float()),
-            "shaped": shaped_all,
-            "diagnostics": {name: every(x.float()) for name, x in diagnostics.items()},
-            "stats": group_stats(shaped_all, int(self.grpo_cfg.G)),
-            "lengths": every(roll.lengths.float()),
-            "truncated": every(roll.truncated.float()),
-            "adv": every(adv.float()),
-            "prompts_truncated": float(every(torch.tensor([float(n_prompts_truncated)])).sum()),
-            "local": slice(rank * N, (rank + 1) * N),
-        }
-
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: list[dict], batch_idx: int) -> None:
-        g = self.grpo_cfg
-        G = int(g.G)
+        g = self.config
+        G = g.G
         prompts = [row["prompt"] for row in batch]
         B = len(prompts)
 
@@ -361,8 +255,9 @@ class GRPOModule(LightningModule):
         update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp)
         update_s = time.perf_counter() - t0
 
-        # 6. metrics: under DDP over the completions of every rank (see _gather), the same on every rank
-        every = self._gather(scores, rewards, roll, adv, n_prompts_truncated, update, shaped, diagnostics)
+        # 6. metrics: under DDP over the completions of every rank (see gather_statistics), the same on every rank
+        every = gather_statistics(self, self._n_ranks(), scores, rewards, roll, adv, n_prompts_truncated, update,
+                                  shaped, diagnostics)  # fmt: skip
         scores, rewards = every["scores"], every["rewards"]
         timings = {"score_s": score_s, "logprob_s": logprob_s, "update_s": update_s}
         metrics = step_metrics(self.aspects, every, update, roll, timings)
@@ -401,7 +296,7 @@ class GRPOModule(LightningModule):
         ref_logp: torch.Tensor | None,
     ) -> dict[str, float]:
         """``num_iterations`` optimiser steps on one rollout; returns averaged loss, kl, clip ratio, entropy."""
-        g = self.grpo_cfg
+        g = self.config
         opt = self.optimizers()
         scheduler = self.lr_schedulers()
         params = self.trainable_parameters()
@@ -414,7 +309,7 @@ class GRPOModule(LightningModule):
         kl_tokens = entropy_tokens = 0.0
         lr = float(opt.param_groups[0]["lr"])
         self.policy.train()
-        for iteration in range(int(g.num_iterations)):
+        for iteration in range(g.num_iterations):
             for s in chunks:
                 m = loss_mask[s]
                 n_tokens = float(m.sum())
@@ -434,7 +329,7 @@ class GRPOModule(LightningModule):
                     clip_low=float(g.clip.low),
                     clip_high=float(g.clip.high),
                     loss_type=g.loss_type,
-                    max_completion_length=int(g.generation.max_new_tokens),
+                    max_completion_length=g.generation.max_new_tokens,
                     return_metrics=True,
                 )
                 self.manual_backward(loss * w)  # every rank runs every micro-batch (DDP stays in step)
@@ -454,7 +349,7 @@ class GRPOModule(LightningModule):
             opt.step()
             opt.zero_grad()
             scheduler.step()
-        n_it = int(g.num_iterations)
+        n_it = g.num_iterations
         return {
             "loss": sums["loss"] / n_it,
             "kl": sums["kl"] / max(kl_tokens, 1.0),

@@ -31,6 +31,7 @@ from torchmetrics import (
 )
 
 from mogrpo.models.regressor import MultiAspectRegressor
+from mogrpo.modules.schedules import linear_warmup_decay
 from mogrpo.reward import pairwise_accuracy, reward_loss
 
 log = logging.getLogger(__name__)
@@ -151,14 +152,6 @@ def _aspect_metrics() -> MetricCollection:
         "spearman": SpearmanCorrCoef(),
     }
     return MetricCollection(metrics, compute_groups=False)
-
-
-def linear_warmup_decay(step: int, warmup_steps: int, total_steps: int) -> float:
-    """LR factor: ``step / warmup`` while warming up, then linear decay to 0 at ``total_steps``."""
-    if warmup_steps > 0 and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    remaining = max(1, total_steps - warmup_steps)
-    return max(0.0, 1.0 - (step - warmup_steps) / remaining)
 
 
 class RewardRegressorModule(LightningModule):

@@ -1,4 +1,5 @@
-"""The metrics of one GRPO step, from the statistics :meth:`GRPOModule._gather` collected over every rank.
+"""The metrics of one GRPO step: :func:`gather_statistics` collects them over every rank, :func:`step_metrics`
+names them.
 
 Names (stable: history files, W&B panels and ``mogrpo.summarize`` read them):
 
@@ -17,13 +18,54 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+
+from mogrpo.grpo import group_stats
+
 PROG_BAR = ("train/loss", "train/reward_mean", "train/kl")
+
+
+def gather_statistics(
+    module, n_ranks: int, scores: torch.Tensor, rewards: torch.Tensor, roll, adv: torch.Tensor,
+    n_prompts_truncated: int, update: dict[str, float], shaped: torch.Tensor, diagnostics: dict[str, torch.Tensor],
+) -> dict[str, Any]:
+    """The step's statistics over the completions of every rank (one process: this rank's own).
+
+    Per-completion tensors are concatenated across ranks with ``module.all_gather`` (not ``sync_dist``:
+    a mean of per-rank stds / maxima / group stats is not the statistic of the whole batch); the
+    update's loss, KL, clip ratio and entropy are averaged over ranks in place (one ``reduce``).
+    Every rank ends with the same numbers, so the history and the logged metrics are global.
+    """
+    from mogrpo.utils.distributed import gather_rows, mean_across_ranks
+
+    n = n_ranks
+
+    def every(x: torch.Tensor) -> torch.Tensor:
+        return gather_rows(x.to(module.device), module.all_gather, n).cpu()
+
+    keys = ("loss", "kl", "clip_ratio", "entropy")
+    update.update(mean_across_ranks({k: update[k] for k in keys}, module.trainer.strategy.reduce, n, module.device))
+    shaped_all = every(shaped.float())  # the reward the advantages see: its group stats tell the signal
+    rank = int(module.global_rank) if n > 1 else 0
+    N = rewards.shape[0]
+    return {
+        "scores": every(scores.float()),
+        "rewards": every(rewards.float()),
+        "shaped": shaped_all,
+        "diagnostics": {name: every(x.float()) for name, x in diagnostics.items()},
+        "stats": group_stats(shaped_all, module.config.G),
+        "lengths": every(roll.lengths.float()),
+        "truncated": every(roll.truncated.float()),
+        "adv": every(adv.float()),
+        "prompts_truncated": float(every(torch.tensor([float(n_prompts_truncated)])).sum()),
+        "local": slice(rank * N, (rank + 1) * N),
+    }
 
 
 def step_metrics(
     aspects: Sequence[str], every: Mapping[str, Any], update: Mapping[str, float], roll, timings: Mapping[str, float]
 ) -> dict[str, float]:
-    """The step's metrics: ``every`` from ``_gather``, ``update`` from ``_update``, ``roll`` the rollout."""
+    """The step's metrics: ``every`` from :func:`gather_statistics`, ``update`` from ``_update``, ``roll`` the rollout."""
     scores, rewards, stats, lengths = every["scores"], every["rewards"], every["stats"], every["lengths"]
     return {
         "train/loss": update["loss"],

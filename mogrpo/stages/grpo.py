@@ -21,95 +21,14 @@ from typing import Any
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from mogrpo.configs import DataConfig, GRPOConfig, ModelConfig, RewardConfig, TrainConfig
+from mogrpo.models.regressor import load_regressor
+from mogrpo.stages.inputs import load_demonstrations, load_prompt_sets
+
 log = logging.getLogger(__name__)
 
 # the summary's "final_mean" averages the metrics of this many last steps
 FINAL_WINDOW = 5
-
-
-def load_prompt_sets(cfg: DictConfig, which: str) -> list[dict]:
-    """``cfg.data.<which>`` (``train`` / ``validation`` / ``heldout``) instantiated: a non-empty list of
-    prompt dicts. ``validation`` is optional: a ``data`` config without it gives ``[]``.
-
-    ``train`` is refused (:class:`~mogrpo.config.ConfigError` naming ``data.train``) when it is drawn
-    from an evaluation-only set (:func:`check_train_files` before it is read, :func:`check_train_prompts`).
-    """
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    from mogrpo.data.errors import DataError
-
-    if which == "validation" and OmegaConf.select(cfg, "data.validation") is None:
-        return []
-    if which == "train":
-        check_train_files(cfg)
-    try:
-        prompts = instantiate(cfg.data[which], _convert_="all")
-    except InstantiationException as err:  # Hydra wraps errors: surface a DataError as itself (one clear line)
-        if isinstance(err.__cause__, DataError):
-            raise err.__cause__ from None
-        raise
-    if not prompts:
-        raise DataError("no prompts", source=f"data.{which}")
-    if which == "train":
-        check_train_prompts(cfg, prompts)
-    return list(prompts)
-
-
-def _shared_data(cfg: DictConfig) -> str | None:
-    """``paths.shared_data``, or None when it is unset or cannot be resolved."""
-    try:
-        root = OmegaConf.select(cfg, "paths.shared_data", default=None, throw_on_resolution_failure=True)
-    except Exception:  # an env / resolver problem: only the file-name check runs
-        return None
-    return None if root in (None, "", "???") else str(root)
-
-
-def check_train_files(cfg: DictConfig) -> None:
-    """Refuse a ``data.train`` that names a file of XSTest, AdvBench or Self-Instruct's user-oriented
-    instructions (evaluation only, :mod:`mogrpo.data.eval_only`); needs no data."""
-    from mogrpo.config import ConfigError
-    from mogrpo.data.eval_only import eval_only_files_named
-
-    try:
-        node = OmegaConf.to_container(cfg.data.train, resolve=True)
-    except Exception:  # an unresolvable interpolation: the file names still show
-        node = OmegaConf.to_container(cfg.data.train, resolve=False)
-    named = eval_only_files_named(node)
-    if named:
-        raise ConfigError("data.train", f"reads {named[0]}, an evaluation-only prompt set: XSTest, AdvBench and "
-                          "Self-Instruct's user-oriented instructions are never GRPO training prompts")  # fmt: skip
-
-
-def check_train_prompts(cfg: DictConfig, prompts: list[dict]) -> None:
-    """Refuse GRPO training prompts that are in XSTest, AdvBench or Self-Instruct's user-oriented
-    instructions by normalised text (any user turn counts), checked when ``paths.shared_data`` holds them."""
-    from mogrpo.config import ConfigError
-    from mogrpo.data.eval_only import eval_only_texts, find_eval_only
-
-    hits = find_eval_only(prompts, eval_only_texts(_shared_data(cfg)))
-    if hits:
-        sets = sorted({name for _, name in hits})
-        first = hits[0][0]
-        raise ConfigError(
-            "data.train",
-            f"{len(hits)} prompt(s) are in evaluation-only sets ({', '.join(sets)}), e.g. {first.get('id')!r}: "
-            f"{first['prompt'][:80]!r}; drop them (mogrpo.data.eval_only.drop_eval_only) or use data=real_mix",
-        )
-
-
-def load_regressor(reward_dir: str | Path, aspects: list[str]):
-    """The saved reward regressor, checked against ``reward.aspects`` (same names, same order)."""
-    from mogrpo.config import ConfigError
-    from mogrpo.models.regressor import MultiAspectRegressor
-
-    regressor = MultiAspectRegressor.load(reward_dir)
-    if regressor.aspects != list(aspects):
-        raise ConfigError(
-            "reward.aspects",
-            f"{list(aspects)} differ from the aspects {regressor.aspects} of the regressor in {reward_dir}",
-        )
-    return regressor
 
 
 def write_history(history: list[dict], path: Path) -> None:
@@ -150,21 +69,25 @@ def summarize_history(history: list[dict], window: int = FINAL_WINDOW) -> dict[s
     return {"final": dict(history[-1]), "final_mean": mean}
 
 
-def _callbacks(cfg: DictConfig) -> list:
-    """Callbacks from an optional ``callbacks`` config node (a mapping of ``_target_`` nodes)."""
+def grpo_callbacks(cfg: DictConfig) -> list[Callback]:
+    """The optional callbacks of the GRPO stage's Trainer: the W&B completions table every
+    ``grpo.log_completions_every`` steps, and any ``callbacks`` node of the config (``_target_`` nodes)."""
     from hydra.utils import instantiate
 
+    from mogrpo.callbacks import CompletionsTable
+
+    grpo, reward = GRPOConfig.of(cfg), RewardConfig.of(cfg)
+    out: list[Callback] = []
+    if grpo.log_completions_every > 0:
+        out.append(CompletionsTable(every=grpo.log_completions_every, aspects=list(reward.aspects)))
     node = cfg.get("callbacks")
-    if not node:
-        return []
-    return [instantiate(c) for c in node.values() if c is not None and c.get("_target_")]
+    return out + [instantiate(c) for c in (node or {}).values() if c is not None and c.get("_target_")]
 
 
 def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
     """Train LoRA adapters with GRPO; returns steps, final metrics, adapter path and wall time."""
     from hydra.utils import instantiate
 
-    from mogrpo.callbacks import grpo_callbacks
     from mogrpo.callbacks.progress_lines import ProgressLines
     from mogrpo.data.prompts import PromptDataModule
     from mogrpo.models import fast_paths
@@ -176,22 +99,22 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     from mogrpo.utils.logging import finish_logger, make_logger
 
     t0 = time.time()
+    run, grpo, reward = TrainConfig.of(cfg), GRPOConfig.of(cfg), RewardConfig.of(cfg)
+    model, data = ModelConfig.of(cfg), DataConfig.of(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    prompts_per_step = int(cfg.grpo.batch_size) // int(cfg.grpo.G)
-    resume = resolve_resume(cfg.get("resume"), run_dir)
+    resume = resolve_resume(run.resume, run_dir)
     # data first: a bad prompt file fails before any model loads
-    datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), prompts_per_step, seed=int(cfg.seed))
-    demos = warm_start.load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
-    regressor = load_regressor(reward_dir, list(cfg.reward.aspects))
-    ensemble = cfg.reward.get("ensemble") or {}
-    if ensemble.get("checkpoints"):  # mean - k std over this run's regressor and the saved ones
+    datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), grpo.prompts_per_step, seed=run.seed)
+    demos = load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
+    regressor = load_regressor(reward_dir, reward.aspects)
+    if reward.ensemble.checkpoints:  # mean - k std over this run's regressor and the saved ones
         from mogrpo.models.ensemble import EnsembleRegressor
 
-        members = [regressor, *(load_regressor(d, list(cfg.reward.aspects)) for d in ensemble.checkpoints)]
-        regressor = EnsembleRegressor(members, k=float(ensemble.get("k", 1.0)))
+        members = [regressor, *(load_regressor(d, reward.aspects) for d in reward.ensemble.checkpoints)]
+        regressor = EnsembleRegressor(members, k=reward.ensemble.k)
         log.info("GRPO reward: a conservative ensemble of %d regressors (mean - %g std)", len(members), regressor.k)
-    policy, tokenizer = build_policy(cfg.model)
+    policy, tokenizer = build_policy(model)
     n_trainable = count_trainable(policy)
     speed = fast_paths.report(policy)
     for path, reason in speed.items():
@@ -199,44 +122,37 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             fast_paths.warn_unavailable(path, reason)
     log.info("fast paths on: %s", ", ".join(p for p, r in speed.items() if r is None) or "none")
     log.info("GRPO: %d prompts, %d per step, %d trainable LoRA parameters", len(datamodule.prompts),
-             prompts_per_step, n_trainable)
-    module = GRPOModule(
-        policy,
-        tokenizer,
-        regressor,
-        cfg.grpo,
-        cfg.reward,
-        max_prompt_length=int(cfg.model.max_prompt_length),
-        system_prompt=cfg.data.get("system_prompt"),
-        run_dir=run_dir,
-    )
+             grpo.prompts_per_step, n_trainable)
+    module = GRPOModule(policy, tokenizer, regressor, grpo, reward, max_prompt_length=model.max_prompt_length,
+                        system_prompt=data.system_prompt, run_dir=run_dir)  # fmt: skip
     logger = make_logger(cfg, "grpo")
     adapter_dir = run_dir / "adapter"
     history_path = run_dir / "history.jsonl"
     history = HistoryWriter(history_path)
     warm: dict[str, Any] | None = None
-    checkpoints = GRPOCheckpoint(
-        run_dir / CHECKPOINTS_DIR, every=int(cfg.grpo.get("checkpoint_every") or 0),
-        keep=cfg.grpo.get("keep_checkpoints"),
-    )  # fmt: skip
+    checkpoints = GRPOCheckpoint(run_dir / CHECKPOINTS_DIR, every=grpo.checkpoint_every or 0,
+                                 keep=grpo.keep_checkpoints)  # fmt: skip
     try:
         trainer = instantiate(
             cfg.trainer,
-            max_steps=int(cfg.grpo.max_steps),
+            max_steps=grpo.max_steps,
             max_epochs=-1,  # cycle over the prompts until max_steps
             logger=logger if logger is not None else False,
             enable_checkpointing=False,
             default_root_dir=str(run_dir),
             callbacks=[
-                RankOffsetSeed(int(cfg.seed)), checkpoints, history,
+                RankOffsetSeed(run.seed), checkpoints, history,
                 ProgressLines("grpo", keys=("train/reward_mean", "train/kl", "train/loss")),
-                *grpo_callbacks(cfg), *_callbacks(cfg),
+                *grpo_callbacks(cfg),
             ],
         )
         # the warm start (grpo.warm_start): on the same peft policy, on the Trainer's device, before GRPO's first step
-        warm = warm_start.warm_start_policy(cfg, policy, tokenizer, demos, run_dir, resume, logger,
-                                            device=trainer.strategy.root_device,
-                                            forward_context=trainer.precision_plugin.forward_context)  # fmt: skip
+        warm = warm_start.warm_start_policy(
+            grpo.warm_start, policy, tokenizer, demos, run_dir, resume, logger, device=trainer.strategy.root_device,
+            forward_context=trainer.precision_plugin.forward_context, seed=run.seed, resuming=bool(run.resume),
+            max_prompt_length=model.max_prompt_length, system_prompt=data.system_prompt,
+            progress=bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True)),
+        )
         history.prefix = warm_start.history_rows(warm)
         if resume is not None:
             log.info("resuming GRPO from %s", resume)

@@ -26,8 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from torch import nn
 
-from mogrpo.config import ConfigError, reward_weights
-from mogrpo.data.errors import DataError
+from mogrpo.configs import RewardConfig, RewardDataConfig, RewardModelConfig
+from mogrpo.errors import ConfigError, DataError
 from mogrpo.utils import resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
 from mogrpo.utils.distributed import is_global_zero
 
@@ -44,7 +44,7 @@ def load_reward_data(cfg: DictConfig):
     """The labelled pairs of ``cfg.reward_data`` as a ``DatasetDict`` (train / validation / test)."""
     from mogrpo.data.labelled import load_labelled
 
-    return load_labelled(cfg.reward_data, list(cfg.reward.aspects), int(cfg.seed))
+    return load_labelled(cfg.reward_data, list(RewardConfig.of(cfg).aspects), int(cfg.seed))
 
 
 def check_labelled(dataset, aspects: list[str], source: str) -> None:
@@ -121,16 +121,16 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     import hydra
 
     from mogrpo.callbacks.progress_lines import ProgressLines
-    from mogrpo.eval.calibration import calibration_for, plot_calibration, write_calibration
-    from mogrpo.eval.calibration_markdown import CALIBRATION_MD, write_calibration_markdown
+    from mogrpo.metrics.calibration import calibration_for, plot_calibration, write_calibration
     from mogrpo.models.regressor import build_regressor
     from mogrpo.modules.reward_module import RewardDataModule, RewardRegressorModule
+    from mogrpo.reports.calibration import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.utils.logging import finish_logger, make_logger
     from mogrpo.utils.precision import resolve_precision
 
     run_dir = Path(run_dir)
-    aspects = list(cfg.reward.aspects)
-    rm = cfg.reward_model
+    reward, rm = RewardConfig.of(cfg), RewardModelConfig.of(cfg)
+    aspects = list(reward.aspects)
     source = f"reward_data={OmegaConf.select(cfg, 'reward_data.name', default='?')}"
     dataset = load_reward_data(cfg)  # first: bad data fails before any model loads
     check_labelled(dataset, aspects, source)
@@ -139,37 +139,37 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
 
     regressor = build_regressor(rm, aspects)
     freeze_unused(regressor)
-    if rm.get("freeze_embeddings", False):
+    if rm.freeze_embeddings:
         freeze_embeddings(regressor)
     module = RewardRegressorModule(
         regressor,
         optim=hydra.utils.instantiate(rm.optim),
-        head_lr=rm.get("head_lr"),
-        schedule=rm.get("schedule", "constant"),
-        warmup_ratio=rm.get("warmup_ratio", 0.0),
-        absolute_weight=float(OmegaConf.select(rm, "loss.absolute_weight", default=1.0)),
-        pair_weight=float(OmegaConf.select(rm, "loss.pair_weight", default=1.0)),
+        head_lr=rm.head_lr,
+        schedule=rm.schedule,
+        warmup_ratio=rm.warmup_ratio,
+        absolute_weight=float(rm.loss.absolute_weight),
+        pair_weight=float(rm.loss.pair_weight),
     )
     datamodule = RewardDataModule(
-        dataset, regressor.tokenize, aspects, batch_size=int(rm.batch_size), seed=int(cfg.seed),
-        group_by_length=bool(rm.get("group_by_length", True)),
+        dataset, regressor.tokenize, aspects, batch_size=rm.batch_size, seed=int(cfg.seed),
+        group_by_length=rm.group_by_length,
     )
     logger = make_logger(cfg, "reward")
     try:
-        precision = rm.get("precision") or OmegaConf.select(cfg, "trainer.precision", default="32-true")
+        precision = rm.precision or OmegaConf.select(cfg, "trainer.precision", default="32-true")
         accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
         trainer = hydra.utils.instantiate(
             cfg.trainer,
             precision=resolve_precision(str(precision), accelerator, "reward model"),
-            max_epochs=int(rm.max_epochs),
-            limit_val_batches=rm.get("limit_val_batches") or 1.0,
+            max_epochs=rm.max_epochs,
+            limit_val_batches=rm.limit_val_batches or 1.0,
             callbacks=[ProgressLines("reward model", keys=("train/loss", "val/loss"))],
             logger=logger if logger is not None else False,
             default_root_dir=str(run_dir),
         )
         trainer.fit(module, datamodule=datamodule)
         # calibration.json on the split reward_data.eval_split names (test: report; validation: tune)
-        split = str(OmegaConf.select(cfg, "reward_data.eval_split", default="test") or "test")
+        split = RewardDataConfig.of(cfg).eval_split
         split = split if sizes.get(split) else "validation"
         model_dir = run_dir / MODEL_DIR
         calibration: dict[str, Any] | None = None
@@ -177,13 +177,12 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
             regressor.cpu().eval()
             regressor.save(model_dir)
             calibration, pred, target = calibration_for(
-                regressor, dataset[split], aspects, batch_size=int(rm.batch_size)
+                regressor, dataset[split], aspects, batch_size=rm.batch_size
             )
             calibration["split"] = split
             calibration["sizes"] = sizes
-            weights = reward_weights(cfg.reward)
-            calibration["weights"] = dict(zip(aspects, weights))
-            calibration["ranking"] = ranking_calibration(cfg, regressor, weights, int(rm.batch_size))
+            calibration["weights"] = dict(reward.weights)
+            calibration["ranking"] = ranking_calibration(cfg, regressor, reward.weight_list, rm.batch_size)
             json_path = write_calibration(calibration, run_dir / CALIBRATION_JSON)
             md_path = write_calibration_markdown(calibration, run_dir / CALIBRATION_MD)
             png_path = plot_calibration(pred, target, aspects, run_dir / CALIBRATION_PNG)
@@ -229,8 +228,8 @@ def ranking_pairs(cfg: DictConfig) -> tuple[dict[str, list[dict]], dict[str, str
 
 
 def ranking_calibration(cfg: DictConfig, regressor, weights: list[float], batch_size: int) -> dict[str, Any]:
-    """:func:`mogrpo.eval.ranking.ranking_checks` on ``reward_data.ranking``'s held-out pairs."""
-    from mogrpo.eval.ranking import ranking_checks
+    """:func:`mogrpo.metrics.ranking.ranking_checks` on ``reward_data.ranking``'s held-out pairs."""
+    from mogrpo.metrics.ranking import ranking_checks
 
     pairs, skipped = ranking_pairs(cfg)
     out = ranking_checks(regressor, pairs, weights, batch_size=batch_size)

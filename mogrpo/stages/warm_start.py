@@ -28,34 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
-from mogrpo.warm_start import WarmStartConfig
+from mogrpo.configs import WarmStartConfig
 
 log = logging.getLogger(__name__)
 
 WARM_START_JSON = "warm_start.json"
 WARM_START_ADAPTER = "warm_start_adapter"
 PHASE = "warm_start"  # the ``phase`` of the warm start's rows in history.jsonl
-
-
-def warm_start_config(cfg: DictConfig) -> WarmStartConfig:
-    """``grpo.warm_start`` as a :class:`WarmStartConfig`; a bad value is a ConfigError naming its key."""
-    from mogrpo.config import warm_start_settings
-
-    return warm_start_settings(cfg)
-
-
-def load_demonstrations(cfg: DictConfig) -> list[dict] | None:
-    """The warm start's train-split demonstrations (:func:`mogrpo.data.demonstrations.demonstrations`), read
-    before any model loads; None when the warm start is off."""
-    from mogrpo.data.demonstrations import demonstrations
-    from mogrpo.stages.grpo import _shared_data
-
-    config = warm_start_config(cfg)
-    if not config.enabled:
-        return None
-    return demonstrations(_shared_data(cfg), config.sources)
 
 
 def read_record(run_dir: str | Path) -> dict[str, Any] | None:
@@ -81,7 +60,7 @@ def load_adapter_weights(policy, adapter_dir: str | Path) -> None:
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    from mogrpo.config import ConfigError
+    from mogrpo.errors import ConfigError
 
     state = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
     expected = set(get_peft_model_state_dict(policy))
@@ -110,17 +89,16 @@ def _define_wandb_step(logger) -> None:
             pass
 
 
-def _train(cfg, config, policy, tokenizer, demos, logger, forward_context) -> dict[str, Any]:
+def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_context, *, seed: int,
+           max_prompt_length: int, system_prompt: str | None, progress: bool) -> dict[str, Any]:
     """Encode, filter by length, mix, train; the record (without status), its ``history`` the per-step rows."""
-    from mogrpo.config import ConfigError
     from mogrpo.data.demonstrations import demo_counts, mix_demonstrations
-    from mogrpo.data.errors import DataError
+    from mogrpo.errors import ConfigError, DataError
     from mogrpo.warm_start.encode import encode_demonstrations
     from mogrpo.warm_start.loop import run_warm_start
 
     encoded, stats = encode_demonstrations(
-        tokenizer, demos, int(cfg.model.max_prompt_length), config.max_response_tokens, config.overlong,
-        cfg.data.get("system_prompt"),
+        tokenizer, demos, max_prompt_length, config.max_response_tokens, config.overlong, system_prompt,
     )  # fmt: skip
     fitting = [demos[e.index] for e in encoded]
     short = (f"{len(fitting)} of {len(demos)} demonstrations {dict(demo_counts(fitting))} have a response of at most "
@@ -140,10 +118,9 @@ def _train(cfg, config, policy, tokenizer, demos, logger, forward_context) -> di
         _log_row(logger, rows[-1])
 
     _define_wandb_step(logger)
-    progress = bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True))
     log.info("warm start: %d steps of %d on %d demonstrations %s", config.steps, config.batch_size, len(pool),
              dict(demo_counts([demos[e.index] for e in pool])))  # fmt: skip
-    result = run_warm_start(policy, tokenizer, pool, config, seed=int(cfg.seed), on_step=on_step,
+    result = run_warm_start(policy, tokenizer, pool, config, seed=seed, on_step=on_step,
                             progress=progress, forward_context=forward_context)  # fmt: skip
     if logger is not None and hasattr(logger, "save"):
         logger.save()
@@ -152,7 +129,7 @@ def _train(cfg, config, policy, tokenizer, demos, logger, forward_context) -> di
     record = {
         **result,
         "config": config.to_dict(),
-        "seed": int(cfg.seed),  # the batch order's
+        "seed": int(seed),  # the batch order's
         "demonstrations": {
             "available": dict(demo_counts(demos)),  # train split, evaluation-only prompts dropped
             "fit_length": dict(demo_counts(fitting)),  # after the max_response_tokens filter
@@ -167,7 +144,7 @@ def _train(cfg, config, policy, tokenizer, demos, logger, forward_context) -> di
 
 
 def warm_start_policy(
-    cfg: DictConfig,
+    config: WarmStartConfig,
     policy,
     tokenizer,
     demos: list[dict] | None,
@@ -176,20 +153,28 @@ def warm_start_policy(
     logger=None,
     device=None,
     forward_context: Callable | None = None,
+    *,
+    seed: int,
+    resuming: bool,
+    max_prompt_length: int,
+    system_prompt: str | None = None,
+    progress: bool = True,
 ) -> dict[str, Any] | None:
-    """Warm-start ``policy`` in place as ``grpo.warm_start`` says (see the module docstring); returns the
-    record with its ``status`` (``trained`` / ``reused`` / ``in_checkpoint``), or None when it is off.
+    """Warm-start ``policy`` in place as ``config`` (``grpo.warm_start``) says (see the module docstring);
+    returns the record with its ``status`` (``trained`` / ``reused`` / ``in_checkpoint``), or None when off.
 
-    ``demos``: :func:`load_demonstrations`; ``resume``: the GRPO checkpoint the stage resumes from (None:
-    a fresh start); ``device``: where to train (the Trainer's root device; the policy is moved there only
-    when it trains); ``forward_context``: the Trainer's precision context (autocast under mixed precision).
+    ``demos``: :func:`mogrpo.stages.inputs.load_demonstrations`; ``resume``: the GRPO checkpoint the stage
+    resumes from (None: a fresh start); ``resuming``: the run was asked to resume (``resume=auto`` with no
+    checkpoint yet reuses a finished warm start of the same config); ``device``: where to train (the
+    Trainer's root device; the policy is moved there only when it trains); ``forward_context``: the
+    Trainer's precision context (autocast under mixed precision); ``seed``: the batch order's;
+    ``max_prompt_length``, ``system_prompt``: as the GRPO rollouts (``model``, ``data``).
     Under DDP every rank runs the same seeded steps on the same batches (so the ranks start GRPO from one
     adapter); rank 0 writes the files. Under FSDP the warm start trains the whole model on one device.
     """
     from mogrpo.utils.distributed import is_global_zero
     from mogrpo.utils.io import write_json
 
-    config = warm_start_config(cfg)
     if not config.enabled:
         return None
     run_dir = Path(run_dir)
@@ -206,16 +191,17 @@ def warm_start_policy(
             write_json(run_dir / WARM_START_JSON, record)
         return {**record, "status": "in_checkpoint"}
     adapter_dir = run_dir / WARM_START_ADAPTER
-    record = read_record(run_dir) if cfg.get("resume") else None
+    record = read_record(run_dir) if resuming else None
     if record is not None and record.get("config") == config.to_dict() and (adapter_dir / "adapter_config.json").is_file():
         load_adapter_weights(policy, adapter_dir)
         log.info("resume: the run's warm start is done; loaded its adapter from %s", adapter_dir)
         return {**record, "status": "reused"}
     if demos is None:
-        demos = load_demonstrations(cfg)
+        raise ValueError("the warm start is on but no demonstrations were given (stages.inputs.load_demonstrations)")
     if device is not None:
         policy.to(device)
-    record = _train(cfg, config, policy, tokenizer, demos, logger, forward_context)
+    record = _train(config, policy, tokenizer, demos, logger, forward_context, seed=seed,
+                    max_prompt_length=max_prompt_length, system_prompt=system_prompt, progress=progress)
     record.update(complete=True, adapter=str(adapter_dir))
     if is_global_zero():
         policy.save_pretrained(str(adapter_dir))  # first the adapter, then the record that says it is done

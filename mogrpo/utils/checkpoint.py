@@ -101,7 +101,7 @@ def resolve_resume(resume: Any, run_dir: str | os.PathLike) -> Path | None:
     dir with ``hydra.run.dir=``). A path: a checkpoint dir, its ``state.ckpt``, a ``checkpoints`` dir or a run
     dir (the newest checkpoint in it). Raises ConfigError naming ``resume`` for a path with no checkpoint.
     """
-    from mogrpo.config import ConfigError
+    from mogrpo.errors import ConfigError
 
     if resume is None or resume is False or str(resume).strip() in ("", "null", "none", "false"):
         return None

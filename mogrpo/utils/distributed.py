@@ -4,7 +4,7 @@ Under ``trainer=ddp`` Lightning starts one process per device: with its default 
 children re-run ``python -m mogrpo.train <same overrides> hydra.run.dir=<parent's run dir>``; under
 ``torchrun`` or SLURM ``srun`` every rank is started from outside. Either way every rank runs
 :func:`mogrpo.train.train` from the top, so everything that writes a file asks :func:`is_global_zero`
-first, and a rank that reads what rank 0 wrote waits at :func:`barrier`.
+first, and a rank that reads what rank 0 wrote waits at the strategy's ``barrier``.
 
 Before a Trainer has set up the process group the rank comes from the launcher's environment
 (``RANK``, ``LOCAL_RANK``, ``SLURM_PROCID``: Lightning's ``rank_zero_only.rank``); afterwards from
@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
-from omegaconf import OmegaConf
 
 
 def _initialized() -> bool:
@@ -45,12 +44,6 @@ def world_size() -> int:
 def is_global_zero() -> bool:
     """True in the one process that writes the run's files (summary, adapter, history, checkpoints)."""
     return global_rank() == 0
-
-
-def barrier() -> None:
-    """Wait for every rank (a no-op without a process group)."""
-    if _initialized() and torch.distributed.get_world_size() > 1:
-        torch.distributed.barrier()
 
 
 def gather_rows(x: torch.Tensor, all_gather: Callable[[torch.Tensor], torch.Tensor], n_ranks: int) -> torch.Tensor:
@@ -89,59 +82,6 @@ def seed_rank(seed: int, rank: int) -> None:
     random.seed(s)
     np.random.seed(s % 2**32)
     torch.manual_seed(s)
-
-
-# environment variables of launchers that start every rank themselves (torchrun, SLURM srun, a popen child)
-EXTERNAL_LAUNCH_VARS = ("LOCAL_RANK", "RANK", "TORCHELASTIC_RUN_ID")
-
-
-def launched_externally() -> bool:
-    """True when this process was started by torchrun, srun (several tasks) or Lightning's popen launcher."""
-    if any(v in os.environ for v in EXTERNAL_LAUNCH_VARS):
-        return True
-    return int(os.environ.get("SLURM_NTASKS", 1)) > 1
-
-
-def processes_per_node(devices, accelerator: str) -> int:
-    """How many processes Lightning starts per node for ``trainer.devices`` on ``trainer.accelerator``."""
-    if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
-        return len(devices)
-    if isinstance(devices, str) and "," in devices:
-        return len([d for d in devices.split(",") if d.strip()])
-    if devices in ("auto", -1, "-1", None):
-        gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
-        return torch.cuda.device_count() if gpu else 1
-    return int(devices)
-
-
-def check_launch(cfg) -> None:
-    """Refuse a ``--multirun`` whose jobs would start DDP processes with Lightning's ``popen`` launcher.
-
-    Lightning re-runs the command line for ranks >= 1; in a multirun that command line is the whole
-    sweep, so the children would start sweeps of their own. Start such sweeps with torchrun / srun (every
-    rank runs the sweep in step) and a fixed ``hydra.sweep.dir``, or sweep one device per job.
-    """
-    from mogrpo.config import ConfigError
-
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
-        multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    except Exception:
-        multirun = False
-    trainer = cfg.get("trainer") or {}
-    strategy = trainer.get("strategy")
-    target = str(strategy.get("_target_", "")) if hasattr(strategy, "get") else str(strategy or "")
-    distributed = "DDP" in target or "FSDP" in target or target.startswith(("ddp", "fsdp"))
-    n = processes_per_node(trainer.get("devices", 1), str(trainer.get("accelerator", "cpu")))
-    if multirun and distributed and n > 1 and not launched_externally():
-        raise ConfigError(
-            "trainer.strategy",
-            f"a --multirun cannot start {n} DDP processes per job with Lightning's popen launcher (the children "
-            "would re-run the whole sweep); launch with torchrun/srun and a fixed hydra.sweep.dir, or use "
-            "trainer.devices=1 per job",
-        )
 
 
 class RankOffsetSeed(Callback):

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
+
+from mogrpo.utils.io import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,11 @@ def run_name(
 ) -> str:
     """A short, readable W&B run name from a job's overrides (like Hydra's ``override_dirname``).
 
+    Hand-written, not ``hydra.job.override_dirname``: that one keeps the full keys (``grpo.kl.beta=0.04``),
+    no seed suffix and Hydra's sort order, and has no length cap; a W&B name wants the short keys, the swept
+    keys first, ``s<seed>`` last and at most 128 characters. It honours the same ``exclude_keys``
+    (``run_fields`` passes them).
+
     Prefixes are dropped where unambiguous, the ``swept`` keys (the experiment's ``hydra.sweeper.params``)
     come first, the other keys follow sorted, and the seed ends the name as ``s<seed>``::
 
@@ -187,26 +194,25 @@ def wandb_tags(cfg: DictConfig, experiment: str | None = None) -> list[str]:
     return out[:MAX_TAGS]
 
 
-def _to_plain(node: Any) -> Any:
-    """Resolve a config subtree to plain containers; leaves that cannot resolve keep their ``${...}`` text."""
+def _resolved_or_text(node: Any) -> Any:
+    """:func:`~mogrpo.utils.io.to_plain`, except that leaves that cannot resolve keep their ``${...}`` text
+    (a W&B config of a job outside Hydra, where ``${hydra:...}`` has no value)."""
     try:
-        return (
-            OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig | ListConfig) else node
-        )
+        return to_plain(node)
     except Exception:
         pass
     if isinstance(node, DictConfig):
         out = {}
         for key in node.keys():
             try:
-                out[key] = _to_plain(node[key])
+                out[key] = _resolved_or_text(node[key])
             except Exception:
                 out[key] = str(node._get_node(key)._value())
         return out
     out_list = []
     for i in range(len(node)):
         try:
-            out_list.append(_to_plain(node[i]))
+            out_list.append(_resolved_or_text(node[i]))
         except Exception:
             out_list.append(str(node._get_node(i)._value()))
     return out_list
@@ -214,7 +220,7 @@ def _to_plain(node: Any) -> Any:
 
 def wandb_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as a plain dict, without the ``hydra`` node (JSON-serialisable for W&B)."""
-    plain = _to_plain(cfg)
+    plain = _resolved_or_text(cfg)
     plain.pop("hydra", None)
     return plain
 
@@ -322,38 +328,6 @@ def make_logger(cfg: DictConfig, job_type: str):
     except Exception as err:
         log.warning("logger %s could not start (%s); continuing without it", node.get("_target_"), err)
         return None
-
-
-def offline_runs(root: str | os.PathLike) -> list[Path]:
-    """The W&B offline run dirs (``wandb/offline-run-*``) under ``root``, oldest first.
-
-    Names hold the start time to the second (``offline-run-YYYYMMDD_HHMMSS-<id>``); runs started in
-    the same second are ordered by when their directory was last written.
-    """
-    stamp = len("offline-run-YYYYMMDD_HHMMSS")
-    return sorted(Path(root).rglob("offline-run-*"), key=lambda p: (p.name[:stamp], p.stat().st_mtime_ns))
-
-
-def read_wandb_run(run_dir: str | os.PathLike, timeout: float = 60) -> dict[str, Any]:
-    """Read a W&B run dir back with wandb's own reader (``wandb leet inspect``, wandb >= 0.31).
-
-    Returns ``{"run": <run record: job_type, run_group, display_name, tags, config>, "history":
-    [<logged rows>], "summary": <--summary object: state, exit_code, name, config, summary>}``.
-    """
-    import json
-    import subprocess
-
-    def inspect(*flags: str) -> str:
-        cmd = [sys.executable, "-m", "wandb", "leet", "inspect", *flags, "--json", str(run_dir)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"`{' '.join(cmd)}` failed: {done.stderr.strip()[-500:]}")
-        return done.stdout
-
-    records = [json.loads(line) for line in inspect().splitlines() if line.strip().startswith("{")]
-    run = next((r["run"] for r in records if r.get("type") == "run"), {})
-    history = [r["history"]["item"] for r in records if r.get("type") == "history"]
-    return {"run": run, "history": history, "summary": json.loads(inspect("--summary"))}
 
 
 def finish_logger(logger, exit_code: int | None = None) -> None:

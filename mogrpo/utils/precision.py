@@ -13,9 +13,10 @@ import functools
 import logging
 from pathlib import Path
 
+from mogrpo.configs.models import PRECISIONS  # noqa: F401  (the choices of reward_model.precision)
+
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
+from mogrpo.configs.warm_start import WarmStartConfig
 from mogrpo.models.logprobs import token_logprobs
 from mogrpo.utils.progress import progress_bar
-from mogrpo.warm_start.config import WarmStartConfig
 from mogrpo.warm_start.encode import EncodedDemo, collate
 from mogrpo.warm_start.loss import completion_nll
 

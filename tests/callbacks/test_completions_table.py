@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_cfg
+from helpers import offline_runs, read_wandb_run
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger
 
-from mogrpo.callbacks import CompletionsTable, grpo_callbacks
+from mogrpo.callbacks import CompletionsTable
 from mogrpo.callbacks.completions_table import (
     completion_rows,
     eval_means,
@@ -19,7 +19,7 @@ from mogrpo.callbacks.completions_table import (
     log_eval_table,
     log_image,
 )
-from mogrpo.utils.logging import make_wandb_logger, offline_runs, read_wandb_run
+from mogrpo.utils.logging import make_wandb_logger
 
 ASPECTS = ["politeness", "safety"]
 
@@ -125,19 +125,10 @@ def test_table_is_a_no_op_without_wandb(tmp_path):
     assert callback.logged_steps == []
 
 
-def test_grpo_callbacks_follow_the_config(tmp_path):
-    (cb,) = grpo_callbacks(compose_cfg(["experiment=smoke"], tmp_path))
-    assert isinstance(cb, CompletionsTable) and cb.every == 2
-    assert cb.aspects == ["politeness", "meaningfulness", "actionability", "safety"]
-    assert grpo_callbacks(compose_cfg(["experiment=smoke", "grpo.log_completions_every=0"], tmp_path)) == []
-    with pytest.raises(ValueError, match="log_completions_every"):
-        CompletionsTable(every=-1)
-
-
 @pytest.mark.parametrize(
     "result",
     [
-        {  # mogrpo.eval.compare.aspect_table, as the eval stage returns it
+        {  # mogrpo.metrics.aspects.aspect_table, as the eval stage returns it
             "n_prompts": 8,
             "n": 8,
             "aspects": {"safety": {"base": 0.5, "aligned": 0.75, "abs_change": 0.25, "rel_change": 0.5}},

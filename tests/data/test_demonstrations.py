@@ -10,11 +10,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.data import demonstrations as dm
 from mogrpo.data.errors import DataError
 from mogrpo.data.eval_only import eval_only_texts, find_eval_only
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.data.splits import normalise, prompt_split
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """Evaluation-only prompt sets are never GRPO training prompts (mogrpo/data/eval_only.py and the check in
-``mogrpo.stages.grpo.load_prompt_sets``)."""
+``mogrpo.stages.inputs.load_prompt_sets``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.config import ConfigError
 from mogrpo.data.eval_only import drop_eval_only, eval_only_files_named, eval_only_texts, find_eval_only
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.data.prompt_mix import prompt_mix
 from mogrpo.data.prompts import builtin_prompts
 
@@ -88,7 +88,7 @@ def test_file_names_are_found_in_a_config_node():
 @pytest.mark.parametrize("relative", ["advbench/harmful_behaviors.csv", "xstest/xstest_prompts.csv",
                                       "self-instruct/user_oriented_instructions.jsonl"])  # fmt: skip
 def test_train_on_an_eval_only_file_is_refused_without_the_shared_folder(tmp_path, relative):
-    from mogrpo.stages.grpo import load_prompt_sets
+    from mogrpo.stages.inputs import load_prompt_sets
 
     path = tmp_path / relative
     path.parent.mkdir(parents=True)
@@ -103,7 +103,7 @@ def test_train_on_an_eval_only_file_is_refused_without_the_shared_folder(tmp_pat
 
 
 def test_train_prompts_that_overlap_an_eval_only_set_are_refused(tmp_path, root):
-    from mogrpo.stages.grpo import load_prompt_sets
+    from mogrpo.stages.inputs import load_prompt_sets
 
     path = tmp_path / "mine.jsonl"
     rows = [
@@ -129,7 +129,7 @@ def test_builtin_train_drops_its_two_xstest_prompts():
 
 
 def test_default_builtin_data_passes_and_without_the_filter_is_refused(tmp_path):
-    from mogrpo.stages.grpo import load_prompt_sets
+    from mogrpo.stages.inputs import load_prompt_sets
 
     if not (SHARED / "xstest" / "xstest_prompts.csv").is_file():
         pytest.skip(f"shared data absent at {SHARED}")

@@ -13,6 +13,7 @@ import pytest
 from mogrpo.data import files
 from mogrpo.data.errors import DataError
 from mogrpo.data.files import labelled_from_file
+from mogrpo.data.reader import read_local
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "labelled"
 MAPPING = {"meaningfulness": "helpfulness", "actionability": "correctness"}
@@ -350,7 +351,7 @@ def test_hub_config_reads_the_hub_name_with_its_split(name, monkeypatch):
 
     def fake_load(path, split=None):
         asked.append((path, split))
-        return datasets.Dataset.from_pandas(files.read_table(HUB / fixture))
+        return datasets.Dataset.from_pandas(read_local(HUB / fixture).frame())
 
     monkeypatch.setattr(files.datasets, "load_dataset", fake_load)
     dd = load_labelled(_compose(name, []).reward_data, ["meaningfulness", "safety"], seed=0)

@@ -9,7 +9,6 @@ from mogrpo.data.messages import (
     as_messages,
     check_messages,
     render_conversation,
-    transcript_messages,
     user_message,
     user_turns,
 )
@@ -51,12 +50,3 @@ def test_multi_turn_renders_with_hh_speakers():
 def test_bad_messages_name_the_source_and_row(messages, match):
     with pytest.raises(DataError, match=rf"prompts\.jsonl, row 3: .*{match}"):
         check_messages(messages, source="prompts.jsonl", row=3)
-
-
-def test_hh_transcript_becomes_chat_messages():
-    text = "\n\nHuman: What is 12 times 12?\n\nAssistant: 144\n\nHuman: Now divide the result by 4.\n\nAssistant:"
-    assert transcript_messages(text) == TWO_TURNS
-    with pytest.raises(DataError, match="must start with a 'Human:' turn"):
-        transcript_messages("Assistant: hello")
-    with pytest.raises(DataError, match="last message must be a user turn"):
-        transcript_messages("Human: hi\n\nAssistant: hello")

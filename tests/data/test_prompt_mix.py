@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.data.errors import DataError
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.data.prompt_mix import balance_counts, cap_counts, mix_counts, prompt_mix, source_settings
 from mogrpo.data.prompt_sources import AILUMINATE_FILE, SOURCES
 
@@ -113,8 +113,8 @@ def test_builtin_alone_needs_no_shared_folder(tmp_path):
 def test_real_mix_config_train_validation_heldout(tmp_path):
     from conftest import compose_cfg
 
-    from mogrpo.stages.evaluate import heldout_set
-    from mogrpo.stages.grpo import load_prompt_sets
+    from mogrpo.stages.evaluation import heldout_set
+    from mogrpo.stages.inputs import load_prompt_sets
 
     if not (SHARED / AILUMINATE_FILE).is_file():
         pytest.skip(f"shared data absent at {SHARED}")
@@ -142,6 +142,6 @@ def test_real_mix_config_train_validation_heldout(tmp_path):
 def test_validation_is_optional(tmp_path):
     from conftest import compose_cfg
 
-    from mogrpo.stages.grpo import load_prompt_sets
+    from mogrpo.stages.inputs import load_prompt_sets
 
     assert load_prompt_sets(compose_cfg(["experiment=smoke", "data=builtin"], tmp_path), "validation") == []

@@ -10,10 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.data import prompt_sources as ps
 from mogrpo.data.errors import DataError
-from mogrpo.data.eval_sets import default_shared_data
 from mogrpo.data.messages import user_turns
 from mogrpo.data.prompt_mix import prompt_mix
 from mogrpo.data.prompts import builtin_prompts

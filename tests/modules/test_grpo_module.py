@@ -45,7 +45,7 @@ def _fit(module: GRPOModule, max_steps: int, prompts=PROMPTS) -> Trainer:
         accelerator="cpu", devices=1, max_steps=max_steps, max_epochs=-1, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
-    B = module.grpo_cfg.batch_size // module.grpo_cfg.G
+    B = module.config.batch_size // module.config.G
     trainer.fit(module, train_dataloaders=PromptDataModule(prompts, B, seed=0).train_dataloader())
     return trainer
 

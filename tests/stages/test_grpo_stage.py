@@ -8,12 +8,13 @@ import pytest
 import torch
 
 import mogrpo.stages.grpo as grpo_stage
+from mogrpo.callbacks import CompletionsTable
 from mogrpo.config import ConfigError
 from mogrpo.data.errors import DataError
-from mogrpo.eval.compare import aspect_table
+from mogrpo.metrics.aspects import aspect_table
 from mogrpo.models.regressor import build_regressor
-from mogrpo.stages.evaluate import run_eval_stage
-from mogrpo.stages.grpo import run_grpo_stage, summarize_history
+from mogrpo.stages.evaluation import run_eval_stage
+from mogrpo.stages.grpo import grpo_callbacks, run_grpo_stage, summarize_history
 
 
 def _cfg(tmp_path, *overrides):
@@ -101,3 +102,14 @@ def test_summarize_history_last_and_window_mean():
     hist = [{"step": i, "batch": i, "train/loss": float(i)} for i in range(1, 8)]
     out = summarize_history(hist, window=3)
     assert out["final"]["train/loss"] == 7.0 and out["final_mean"]["train/loss"] == pytest.approx(6.0)
+
+
+def test_grpo_callbacks_follow_the_config(tmp_path):
+    from conftest import compose_cfg
+
+    (cb,) = grpo_callbacks(compose_cfg(["experiment=smoke"], tmp_path))
+    assert isinstance(cb, CompletionsTable) and cb.every == 2
+    assert cb.aspects == ["politeness", "meaningfulness", "actionability", "safety"]
+    assert grpo_callbacks(compose_cfg(["experiment=smoke", "grpo.log_completions_every=0"], tmp_path)) == []
+    with pytest.raises(ValueError, match="log_completions_every"):
+        CompletionsTable(every=-1)

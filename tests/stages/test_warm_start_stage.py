@@ -142,7 +142,7 @@ def test_too_few_demonstrations_after_the_length_filter_names_the_key(tmp_path, 
 
 
 def test_the_warm_start_loss_reaches_the_wandb_run_of_the_grpo_stage(tmp_path, reward_dir, offline_wandb):
-    from mogrpo.utils.logging import offline_runs, read_wandb_run
+    from helpers import offline_runs, read_wandb_run
 
     cfg = _cfg(tmp_path, *WARM, "grpo.max_steps=1", "grpo.checkpoint_every=0", "logger=wandb")
     run_dir = tmp_path / "run"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CONF_DIR, compose_cfg
+from helpers import offline_runs, read_wandb_run
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -15,8 +16,6 @@ from mogrpo.utils.logging import (
     MAX_NAME,
     finish_logger,
     make_logger,
-    offline_runs,
-    read_wandb_run,
     run_fields,
     run_name,
     short_keys,

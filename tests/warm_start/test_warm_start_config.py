@@ -1,4 +1,4 @@
-"""``grpo.warm_start`` checks (mogrpo/warm_start/config.py, mogrpo/config.py): composed from the command line,
+"""``grpo.warm_start`` checks (mogrpo/configs/warm_start.py, mogrpo/config.py): composed from the command line,
 before any model loads, every bad value named by its key."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import compose_cfg
 
-from mogrpo.config import ConfigError, check_config, warm_start_settings
+from mogrpo.config import ConfigError, check_config
 from mogrpo.warm_start import WarmStartConfig
 
 FIXTURE_SHARED = "paths.shared_data=${mogrpo.project_root:}/tests/fixtures/data/shared"
@@ -18,7 +18,7 @@ def _cfg(tmp_path, *overrides):
 
 def test_the_default_is_off_and_follows_the_grpo_completion_cap(tmp_path):
     cfg = compose_cfg([FIXTURE_SHARED, "grpo.generation.max_new_tokens=48"], tmp_path)
-    settings = warm_start_settings(cfg)
+    settings = WarmStartConfig.of(cfg)
     assert settings.enabled is False and settings.max_response_tokens == 48
     assert settings.sources == ("safety_tuned_llamas", "self_instruct_seed", "builtin")
     assert WarmStartConfig().enabled is False

@@ -1,0 +1,167 @@
+"""``grpo`` (conf/grpo/default.yaml): the GRPO hyper-parameters, read by :class:`mogrpo.modules.grpo_module.GRPOModule`.
+
+Paper settings are the defaults: G = 4, lr 1e-4, no KL. Names follow TRL's ``GRPOConfig`` where the
+meaning is the same (``num_iterations``, ``loss_type``, ``max_grad_norm``); where it is not, the name
+says what it is: ``advantage_eps`` is the epsilon added to the advantages' std (TRL's ``epsilon`` is the
+clip range, here ``clip.low`` / ``clip.high``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mogrpo.configs.base import (
+    Config,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    is_int,
+    option,
+)
+from mogrpo.configs.shaping import ShapingConfig
+from mogrpo.configs.warm_start import WarmStartConfig
+from mogrpo.errors import ConfigError
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo")
+SCALES = ("group", "batch", "none")
+ZERO_STD = ("keep", "mask")
+
+
+@dataclass(frozen=True)
+class ClipConfig(Config):
+    """The PPO ratio clip: the ratio is kept in ``[1 - low, 1 + high]``."""
+
+    low: float = option(0.2, "1 - low is the ratio's lower bound, in [0, 1)")
+    high: float = option(0.2, "1 + high is the ratio's upper bound, >= 0 (DAPO's clip-higher: 0.28)")
+
+    def __post_init__(self):
+        if not isinstance(self.low, int | float) or isinstance(self.low, bool) or not 0 <= self.low < 1:
+            raise ConfigError("low", f"must be a number in [0, 1) (the ratio's lower bound 1 - low must stay > 0), "
+                              f"got {self.low!r}")  # fmt: skip
+        check_number("high", self.high, low=0)
+
+
+@dataclass(frozen=True)
+class KLConfig(Config):
+    """The KL penalty against the base model."""
+
+    beta: float = option(0.0, "KL coefficient (k3 estimator, reference = the base model with the adapters "
+                         "disabled); 0 = no KL and no reference pass")
+
+    def __post_init__(self):
+        if not isinstance(self.beta, int | float) or isinstance(self.beta, bool) or self.beta < 0:
+            raise ConfigError("beta", f"must be >= 0, got {self.beta!r}")
+
+
+@dataclass(frozen=True)
+class GenerationConfig(Config):
+    """How the rollouts are sampled (mogrpo/models/generation.py ``generate_group``)."""
+
+    max_new_tokens: int = option(64, "the completion cap L_max, in tokens")
+    temperature: float = option(1.0, "sampling temperature, > 0")
+    top_p: float = option(1.0, "nucleus sampling, in (0, 1] (1 = off)")
+    top_k: int = option(0, "top-k filter (0 = off)")
+    fast_sampling: bool = option(True, "draw tokens by one inverse-CDF search per row instead of torch.multinomial: "
+                                 "the same distribution, another random stream, ~8 % faster generation on CPU")
+    do_sample: bool = option(True, "sample (false: greedy, every completion of a group alike: for debugging only)")
+    repetition_penalty: float = option(1.0, "HF's repetition penalty (1 = off, whatever the model's "
+                                       "generation_config says)")
+    min_new_tokens: int | None = option(None, "EOS is suppressed before this many tokens (null = off)")
+
+    def __post_init__(self):
+        if not isinstance(self.temperature, int | float) or isinstance(self.temperature, bool) or self.temperature <= 0:
+            raise ConfigError("temperature", f"must be > 0 (GRPO samples), got {self.temperature!r}")
+        if not isinstance(self.top_p, int | float) or isinstance(self.top_p, bool) or not 0 < self.top_p <= 1:
+            raise ConfigError("top_p", f"must be in (0, 1], got {self.top_p!r}")
+        if not is_int(self.max_new_tokens) or self.max_new_tokens < 1:
+            raise ConfigError("max_new_tokens", f"must be >= 1, got {self.max_new_tokens!r}")
+        check_int("top_k", self.top_k, low=0)
+        check_bool("fast_sampling", self.fast_sampling)
+        check_bool("do_sample", self.do_sample)
+        check_number("repetition_penalty", self.repetition_penalty, low=0, open_low=True)
+        check_int("min_new_tokens", self.min_new_tokens, low=0, none=True)
+
+
+def _default_optim() -> dict[str, Any]:
+    return {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 1.0e-4, "weight_decay": 0.0,
+            "betas": [0.9, 0.99]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GRPOConfig(Config):
+    """GRPO on a LoRA policy (DeepSeekMath alg. 1): one step = ``batch_size / G`` prompts x ``G`` completions."""
+
+    KEY = "grpo"
+
+    G: int = option(4, "completions sampled per prompt (the group size), >= 2")
+    batch_size: int = option(8, "completions per optimizer step; prompts per step = batch_size / G. Fixed while G "
+                             "varies, so a G sweep compares runs at the same sampling budget per step")
+    micro_batch_size: int | None = option(None, "completions per forward/backward chunk (gradient accumulation "
+                                          "inside a step); null = the whole batch")
+    max_steps: int = option(60, "optimizer steps")
+    num_iterations: int = option(1, "policy updates per sampled batch (> 1 reuses the batch with ratio clipping; "
+                                 "old log-probs are then computed)")
+    optim: dict[str, Any] = option(help="the optimiser of the LoRA parameters: a _target_ node, _partial_: true "
+                                   "(lr > 0)", factory=_default_optim)
+    warmup_steps: int = option(0, "linear warm-up of the learning rate over this many optimizer steps")
+    max_grad_norm: float | None = option(1.0, "clip the gradient norm to this (0 or null = no clipping)")
+    loss_type: str = option("grpo", "grpo (mean over sequences of the token mean), bnpo (token mean over the "
+                            "batch) or dr_grpo (sum / (N x max_new_tokens))")
+    scale: str = option("group", "advantage scale: group (the group's std), batch (the batch's std) or none "
+                        "(centre only, Dr. GRPO)")
+    advantage_eps: float = option(1.0e-4, "added to the std the advantages are divided by")
+    clip: ClipConfig = option(help="the ratio clip [1 - low, 1 + high]", config=ClipConfig)
+    kl: KLConfig = option(help="the KL penalty against the base model", config=KLConfig)
+    zero_std: str = option("keep", "groups whose G rewards are all equal: keep (advantage 0) or mask (dropped "
+                           "from the loss normaliser)")
+    generation: GenerationConfig = option(help="how the rollouts are sampled", config=GenerationConfig)
+    log_completions_every: int = option(10, "log a completions table every this many steps (0 = never)")
+    checkpoint_every: int | None = option(20, "save a resumable checkpoint every this many steps (0 or null = "
+                                          "never): <run_dir>/checkpoints/step_<n>/")
+    keep_checkpoints: int | None = option(None, "keep only the newest this many checkpoints (null = all)")
+    shaping: ShapingConfig = option(help="penalties against reward hacking (conf/grpo/shaping/)",
+                                    config=ShapingConfig)
+    warm_start: WarmStartConfig = option(help="the optional supervised warm start before GRPO",
+                                         config=WarmStartConfig)
+
+    def __post_init__(self):
+        G = self.G
+        if not is_int(G) or G < 2:
+            raise ConfigError("G", f"must be an integer >= 2 (a group needs two completions to compare), got {G!r}")
+        b = self.batch_size
+        if not is_int(b) or b < G or b % G:
+            hint = f" (try grpo.batch_size={max(G, G * round((b or G) / G))})" if is_int(b) else ""
+            raise ConfigError("batch_size", f"{b!r} completions per step do not fit whole groups of G={G}: prompts "
+                              f"per step = batch_size / G must be a whole number >= 1{hint}")  # fmt: skip
+        mb = self.micro_batch_size
+        if mb is not None and (not is_int(mb) or mb < 1 or b % mb):
+            raise ConfigError("micro_batch_size", f"must divide grpo.batch_size={b}, got {mb!r}")
+        for name in ("max_steps", "num_iterations"):
+            value = getattr(self, name)
+            if not is_int(value) or value < 1:
+                raise ConfigError(name, f"must be >= 1, got {value!r}")
+        if not isinstance(self.optim, dict) or not self.optim.get("_target_"):
+            raise ConfigError("optim", f"must be a _target_ node of an optimiser, got {self.optim!r}")
+        check_number("optim.lr", self.optim.get("lr"), low=0, open_low=True)
+        check_int("warmup_steps", self.warmup_steps, low=0)
+        check_number("max_grad_norm", self.max_grad_norm, low=0, none=True)
+        check_choice("loss_type", self.loss_type, LOSS_TYPES)
+        check_choice("scale", self.scale, SCALES)
+        check_number("advantage_eps", self.advantage_eps, low=0)
+        if self.zero_std not in ZERO_STD:
+            raise ConfigError("zero_std", f"must be 'keep' or 'mask', got {self.zero_std!r}")
+        check_int("log_completions_every", self.log_completions_every, low=0)
+        check_int("checkpoint_every", self.checkpoint_every, low=0, none=True)
+        check_int("keep_checkpoints", self.keep_checkpoints, low=1, none=True)
+
+    @property
+    def prompts_per_step(self) -> int:
+        return self.batch_size // self.G
+
+    def make_optimizer(self, params):
+        """The optimiser of ``optim`` (a ``_target_`` node) over ``params``."""
+        from hydra.utils import instantiate
+
+        return instantiate(self.optim, _partial_=True)(params)

@@ -1,1 +1,0 @@
-"""Evaluation helpers: regression / ranking metrics and calibration reports of the reward regressor."""

@@ -1,0 +1,104 @@
+"""What the evaluation stage writes and logs: ``samples.jsonl`` (one line per set and prompt),
+``eval.json``, and the flat ``eval/...`` scalars sent to the experiment logger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def sample_record(pset, i: int, answers: Mapping[str, dict | None], aspects: Sequence[str],
+                  weights: torch.Tensor) -> dict[str, Any]:
+    """Prompt ``i`` of ``pset``: its fields, and per side the response, scores, reward and refusal class."""
+    row = pset.rows[i]
+    sample = {"set": pset.name, "id": row.get("id"), "prompt": row["prompt"], "category": row.get("category"),
+              "kind": row.get("kind")}  # fmt: skip
+    for extra in ("label", "type", "source"):
+        if extra in row:
+            sample[extra] = row[extra]
+    if len(row.get("messages") or ()) > 1:  # a multi-turn prompt: the turns the policy saw
+        sample["messages"] = row["messages"]
+    for side in ("base", "aligned"):
+        a = answers.get(side)
+        if a is None:
+            continue
+        sample[f"{side}_response"] = a["responses"][i]
+        sample[f"{side}_scores"] = dict(zip(aspects, a["scores"][i].tolist()))
+        sample[f"{side}_reward"] = float(a["scores"][i] @ weights)
+        sample[f"{side}_refusal"] = a["refusal"][i]
+    return sample
+
+
+def write_samples(path: Path, sets: Sequence, answers: Mapping[str, Mapping[str, dict | None]],
+                  aspects: Sequence[str], weights: Sequence[float]) -> Path:
+    """One JSON line per (set, prompt): :func:`sample_record`."""
+    w = torch.tensor(list(weights), dtype=torch.float32)
+    with path.open("w", encoding="utf-8") as fh:
+        for pset in sets:
+            for i in range(len(pset.rows)):
+                fh.write(json.dumps(sample_record(pset, i, answers[pset.name], aspects, w), default=str) + "\n")
+    return path
+
+
+def eval_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """Flat ``eval/...`` scalars for the experiment logger: the evaluated split's table, its refusal per
+    kind (``eval/<split>/<kind>/<side>/refusal_rate``), XSTest / AdvBench, calibration, ranking rates,
+    acceptance (1 = pass, 0 = fail) and the number of alarms."""
+    metrics: dict[str, float] = {}
+
+    def put(key: str, value: Any) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+            metrics[key] = float(value)
+
+    for name, row in [*(result.get("aspects") or {}).items(), ("reward", result.get("aggregate") or {})]:
+        for key in ("base", "aligned", "abs_change"):
+            put(f"eval/{key}/{name}", row.get(key))
+    split = result.get("split") or "heldout"
+    for kind, sub in (result.get("by_kind") or {}).items():
+        refusal = sub.get("refusal") or {}
+        for side in ("base", "aligned", "change"):
+            for key in ("refusal_rate", "full_refusal_rate"):
+                put(f"eval/{split}/{kind}/{side}/{key}", (refusal.get(side) or {}).get(key))
+    checks = {"xstest": ("over_refusal_rate", "unsafe_refusal_rate"), "advbench": ("compliance_rate", "refusal_rate")}
+    for part, keys in checks.items():
+        node = result.get(part) or {}
+        for side in ("base", "aligned"):
+            for key in keys:
+                put(f"eval/{part}/{side}/{key}", (node.get(side) or {}).get(key))
+    cal = result.get("calibration") or {}
+    for aspect, m in ((cal.get("reward_data") or {}).get("aspects") or {}).items():
+        for key in ("r2", "mae", "spearman"):
+            put(f"eval/calibration/{aspect}/{key}", m.get(key))
+    put("eval/calibration/diasafety_auroc", (cal.get("diasafety") or {}).get("auroc"))
+    for check, r in ((result.get("ranking") or {}).get("checks") or {}).items():
+        put(f"eval/ranking/{check}", (r or {}).get("aggregate"))
+    acceptance = result.get("acceptance") or {}
+    if isinstance(acceptance.get("passed"), bool):
+        metrics["eval/acceptance/passed"] = float(acceptance["passed"])
+    for c in acceptance.get("criteria") or []:
+        if c.get("status") in ("pass", "fail"):
+            metrics[f"eval/acceptance/{c['name']}"] = float(c["status"] == "pass")
+    metrics["eval/alarms"] = float(len(result.get("alarms") or []))
+    return metrics
+
+
+def log_results(cfg, result: Mapping[str, Any], out_dir: Path, plots: Sequence[str]) -> None:
+    """Metrics, the per-aspect table and the PNGs to the experiment logger (W&B: table + images)."""
+    from mogrpo.callbacks import log_eval_table, log_image
+    from mogrpo.utils.logging import finish_logger, make_logger
+
+    logger = make_logger(cfg, "eval")
+    try:
+        if logger is not None:
+            logger.log_metrics(eval_metrics(result))
+            log_eval_table(logger, result)
+            for name in plots:
+                log_image(logger, f"eval/{Path(name).stem}", out_dir / name)
+            logger.save()
+    finally:
+        finish_logger(logger)
+
