@@ -26,7 +26,7 @@ label is a judgement, not an annotation: these answers were written (Self-Instru
 (HH-RLHF helpful-base, the helpfulness collection, not the red-teaming one) as good replies to
 ordinary requests, and nothing in them harms anyone. Split pinned by prompt
 (:func:`mogrpo.data.splits.prompt_split`), so the held-out ranking check
-(:func:`mogrpo.data.ranking_pairs.reference_over_refusal`) never sees a training prompt.
+(:func:`over_refusal_pairs`) never sees a training prompt.
 """
 
 from __future__ import annotations
