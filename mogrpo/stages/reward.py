@@ -3,7 +3,8 @@
     resolve_reward_model(cfg, run_dir, force_train)
         reward_model.checkpoint set  -> use that directory (its aspects must equal reward.aspects)
         a cached regressor trained with the same encoder, data, aspects, seed and optimisation
-        (and reward_model.reuse_cached, and not force_train) -> copy it into the run dir
+        (and reward_model.reuse_cached, and not force_train) -> copy it into the run dir, and
+        calibrate it again when its saved calibration reports another split or other weights
         otherwise                    -> train_reward_model, then keep a copy in the cache
 
 A trained regressor lands in ``<run_dir>/reward_model/`` (loadable with
@@ -121,10 +122,8 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
     import hydra
 
     from mogrpo.callbacks.progress_lines import ProgressLines
-    from mogrpo.metrics.calibration import calibration_for, plot_calibration, write_calibration
     from mogrpo.models.regressor import build_regressor
     from mogrpo.modules.reward_module import RewardDataModule, RewardRegressorModule
-    from mogrpo.reports.calibration import CALIBRATION_MD, write_calibration_markdown
     from mogrpo.utils.logging import finish_logger, make_logger
     from mogrpo.utils.precision import resolve_precision
 
@@ -169,36 +168,81 @@ def train_reward_model(cfg: DictConfig, run_dir: str | Path) -> tuple[Path, dict
         )
         trainer.fit(module, datamodule=datamodule)
         # calibration.json on the split reward_data.eval_split names (test: report; validation: tune)
-        split = RewardDataConfig.of(cfg).eval_split
-        split = split if sizes.get(split) else "validation"
         model_dir = run_dir / MODEL_DIR
         calibration: dict[str, Any] | None = None
         if trainer.is_global_zero:
             regressor.cpu().eval()
             regressor.save(model_dir)
-            calibration, pred, target = calibration_for(
-                regressor, dataset[split], aspects, batch_size=rm.batch_size
-            )
-            calibration["split"] = split
-            calibration["sizes"] = sizes
-            calibration["weights"] = dict(reward.weights)
-            calibration["ranking"] = ranking_calibration(cfg, regressor, reward.weight_list, rm.batch_size)
-            json_path = write_calibration(calibration, run_dir / CALIBRATION_JSON)
-            md_path = write_calibration_markdown(calibration, run_dir / CALIBRATION_MD)
-            png_path = plot_calibration(pred, target, aspects, run_dir / CALIBRATION_PNG)
-            for path in (json_path, png_path, md_path):
-                shutil.copy2(path, model_dir / path.name)
-            calibration = _read_calibration(json_path)  # NaN -> null, as written
-            _log_image(logger, "reward/calibration", png_path)
-            log_calibration_summary(logger, calibration)
-            for aspect, m in calibration["aspects"].items():
-                log.info("reward model on %s, %s: r2=%s mae=%s n=%d", split, aspect, _fmt(m["r2"]), _fmt(m["mae"]), m["n"])
-            for check, r in calibration["ranking"].items():
-                log.info("aggregate ranking %s: %s of %d held-out pairs", check, _fmt(r.get("aggregate")), r.get("n", 0))
+            calibration = calibrate(cfg, regressor, dataset, sizes, run_dir, model_dir, logger)
         trainer.strategy.barrier("reward_model_saved")  # other ranks read model_dir next
     finally:
         finish_logger(logger)
     return model_dir, _summary("trained", model_dir, calibration, sizes=sizes)
+
+
+def calibrate(cfg: DictConfig, regressor, dataset, sizes: dict[str, int], run_dir: Path, model_dir: Path,
+              logger=None) -> dict[str, Any]:
+    """Write ``calibration.json`` / ``.md`` / ``.png`` of ``regressor`` on the split
+    ``reward_data.eval_split`` names (the validation split if that one is empty) with the configured
+    weights' ranking checks, into ``run_dir`` and a copy into ``model_dir``; return what was written."""
+    from mogrpo.metrics.calibration import calibration_for, plot_calibration, write_calibration
+    from mogrpo.reports.calibration import CALIBRATION_MD, write_calibration_markdown
+
+    reward, rm = RewardConfig.of(cfg), RewardModelConfig.of(cfg)
+    aspects = list(reward.aspects)
+    split = RewardDataConfig.of(cfg).eval_split
+    split = split if sizes.get(split) else "validation"
+    calibration, pred, target = calibration_for(regressor, dataset[split], aspects, batch_size=rm.batch_size)
+    calibration["split"] = split
+    calibration["sizes"] = sizes
+    calibration["weights"] = dict(reward.weights)
+    calibration["ranking"] = ranking_calibration(cfg, regressor, reward.weight_list, rm.batch_size)
+    json_path = write_calibration(calibration, run_dir / CALIBRATION_JSON)
+    md_path = write_calibration_markdown(calibration, run_dir / CALIBRATION_MD)
+    png_path = plot_calibration(pred, target, aspects, run_dir / CALIBRATION_PNG)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for path in (json_path, png_path, md_path):
+        if path.resolve() != (model_dir / path.name).resolve():
+            shutil.copy2(path, model_dir / path.name)
+    calibration = _read_calibration(json_path)  # NaN -> null, as written
+    _log_image(logger, "reward/calibration", png_path)
+    log_calibration_summary(logger, calibration)
+    for aspect, m in calibration["aspects"].items():
+        log.info("reward model on %s, %s: r2=%s mae=%s n=%d", split, aspect, _fmt(m["r2"]), _fmt(m["mae"]), m["n"])
+    for check, r in calibration["ranking"].items():
+        log.info("aggregate ranking %s: %s of %d held-out pairs", check, _fmt(r.get("aggregate")), r.get("n", 0))
+    return calibration
+
+
+def calibration_is_current(cfg: DictConfig, calibration: dict[str, Any] | None) -> bool:
+    """Whether a saved ``calibration`` reports what this config asks for: the split
+    ``reward_data.eval_split`` and the configured aspect weights. A cached regressor trained while
+    tuning on validation must not hand its validation figures to a run that reports on test."""
+    if not calibration:
+        return False
+    weights = {k: float(v) for k, v in dict(RewardConfig.of(cfg).weights).items()}
+    saved = {k: float(v) for k, v in (calibration.get("weights") or {}).items()}
+    return calibration.get("split") == RewardDataConfig.of(cfg).eval_split and saved == weights
+
+
+def recalibrate(cfg: DictConfig, model_dir: Path, run_dir: Path) -> dict[str, Any]:
+    """Calibrate a saved regressor again on this config's eval split and weights (no training)."""
+    from mogrpo.models.regressor import MultiAspectRegressor
+    from mogrpo.utils.logging import finish_logger, make_logger
+
+    aspects = list(RewardConfig.of(cfg).aspects)
+    source = f"reward_data={OmegaConf.select(cfg, 'reward_data.name', default='?')}"
+    dataset = load_reward_data(cfg)
+    check_labelled(dataset, aspects, source)
+    sizes = {split: len(dataset[split]) for split in SPLITS}
+    regressor = MultiAspectRegressor.load(model_dir).eval()
+    log.info("calibrating the reused reward model on %s (its saved calibration reports another split or weights)",
+             RewardDataConfig.of(cfg).eval_split)
+    logger = make_logger(cfg, "reward")
+    try:
+        return calibrate(cfg, regressor, dataset, sizes, Path(run_dir), Path(model_dir), logger)
+    finally:
+        finish_logger(logger)
 
 
 # --------------------------------------------------------------------------- ranking checks
@@ -349,7 +393,10 @@ def resolve_reward_model(cfg: DictConfig, run_dir: str | Path, force_train: bool
             if (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, run_dir / name)
         log.info("reusing the reward model cached in %s", entry)
-        summary = _summary("cached", model_dir, _read_calibration(model_dir / CALIBRATION_JSON))
+        calibration = _read_calibration(model_dir / CALIBRATION_JSON)
+        if not calibration_is_current(cfg, calibration):
+            calibration = recalibrate(cfg, model_dir, run_dir)
+        summary = _summary("cached", model_dir, calibration)
         summary.update(cache_key=key, cached_from=str(entry))
         return model_dir, summary
     model_dir, summary = train_reward_model(cfg, run_dir)

@@ -91,6 +91,30 @@ def test_resolve_reuses_the_cached_regressor(cached_cfg, fake_data, monkeypatch,
     assert len(calls) == 2  # stage=reward always trains
 
 
+def test_reuse_recalibrates_when_the_split_or_weights_differ(cached_cfg, fake_data, monkeypatch, tmp_path):
+    from omegaconf import OmegaConf
+
+    _, first = stage.resolve_reward_model(cached_cfg, tmp_path / "run1", force_train=False)
+    assert first["calibration_split"] == "test"
+    calls = []
+    monkeypatch.setattr(stage, "train_reward_model", lambda cfg, run_dir: calls.append(run_dir))
+    tuning = OmegaConf.merge(cached_cfg, {"reward_data": {"eval_split": "validation"}})
+    assert stage.cache_key(tuning) == first["cache_key"]  # the same trained model...
+    _, second = stage.resolve_reward_model(tuning, tmp_path / "run2", force_train=False)
+    assert not calls and second["status"] == "cached"
+    saved = json.loads((tmp_path / "run2" / "calibration.json").read_text())
+    assert saved["split"] == "validation" and saved["n"] == len(fake_data["validation"])  # ...reported on its split
+    assert json.loads((tmp_path / "run2" / "reward_model" / "calibration.json").read_text())["split"] == "validation"
+
+    weighted = OmegaConf.merge(cached_cfg, {"reward": {"weights": {"safety": 4.0}}})
+    _, third = stage.resolve_reward_model(weighted, tmp_path / "run3", force_train=False)
+    assert json.loads((tmp_path / "run3" / "calibration.json").read_text())["weights"]["safety"] == 4.0
+    assert not calls and third["calibration_split"] == "test"
+    # unchanged split and weights: the saved calibration is kept as it is (no recalibration)
+    monkeypatch.setattr(stage, "recalibrate", lambda *a: pytest.fail("recalibrated a current calibration"))
+    stage.resolve_reward_model(cached_cfg, tmp_path / "run4", force_train=False)
+
+
 def test_cache_key_depends_on_what_shapes_the_model(cached_cfg):
     from omegaconf import OmegaConf
 
