@@ -26,10 +26,10 @@ declare -A arms=(
   [c_ws_constrained_adv]="grpo.warm_start.enabled=true reward=constrained_safety reward.constraint.mode=normalized_advantages"
   [d_ws_constrained_rw]="grpo.warm_start.enabled=true reward=constrained_safety reward.constraint.mode=reward_weights"
   [e_ws_shaping]="grpo.warm_start.enabled=true grpo/shaping=both"
-  [f_ws_kl]="grpo.warm_start.enabled=true grpo.kl.beta=0.04"
+  [f_kl]="grpo.kl.beta=0.04"
   [g_ws_paper_g4_64]="grpo.warm_start.enabled=true grpo.G=4 grpo.batch_size=8 grpo.generation.max_new_tokens=64 grpo.optim.lr=1e-4"
 )
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_ws_kl g_ws_paper_g4_64)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {

@@ -111,6 +111,8 @@ def _cfg(tmp_path, *overrides):
             "data.heldout._target_=mogrpo.data.prompts.prompts_from_file",
             f"+data.heldout.path={_heldout_file(tmp_path)}",
             "eval.calibration.enabled=false",
+            # the expected aggregates below are sums with equal weights (the default weights are tuned)
+            "reward.weights={politeness: 1.0, meaningfulness: 1.0, actionability: 1.0, safety: 1.0}",
             *overrides,
         ],
         tmp_path,
