@@ -74,8 +74,8 @@ class RewardConfig(Config):
                                       "the regressor's heads, in order (K = len(aspects))")
     weights: Any = option(help="one weight per aspect: a mapping aspect -> weight (a list in aspect order also "
                           "works); an aspect left out weighs 0",
-                          factory=lambda: {"politeness": 1.0, "meaningfulness": 1.0, "actionability": 1.0,
-                                           "safety": 1.0})  # fmt: skip
+                          factory=lambda: {"politeness": 1.0, "meaningfulness": 0.5, "actionability": 1.0,
+                                           "safety": 4.0})  # fmt: skip  (conf/reward/multilabel.yaml: why)
     aggregation: str = option("sum_then_normalize", "sum_then_normalize | normalize_then_sum | constrained "
                               "(the constraint's aspect as a Lagrangian constraint)")
     constraint: ConstraintConfig = option(help="used when aggregation=constrained", config=ConstraintConfig)

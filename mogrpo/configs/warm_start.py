@@ -41,7 +41,7 @@ class WarmStartConfig(Config):
     lr: float = option(2.0e-4, "AdamW learning rate of the LoRA parameters (constant)")
     weight_decay: float = option(0.0, "AdamW weight decay")
     max_grad_norm: float | None = option(1.0, "clip the gradient norm to this (null = no clipping)")
-    max_response_tokens: int = option(64, "responses longer than this many tokens (EOS included) are dropped or "
+    max_response_tokens: int = option(32, "responses longer than this many tokens (EOS included) are dropped or "
                                       "cut (overlong); the YAML default is the GRPO cap grpo.generation.max_new_tokens")
     overlong: str = option("drop", "drop: every trained response ends with EOS (the warm start also teaches the "
                            "policy to stop); truncate: keep its first max_response_tokens tokens, no EOS")
