@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     import mogrpo.utils.resolvers  # noqa: F401
     from mogrpo.metrics.ranking import pair_scores, win_rate
     from mogrpo.models.regressor import MultiAspectRegressor
-    from mogrpo.stages.reward import ranking_pairs
+    from mogrpo.stages.reward_ranking import ranking_pairs
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"reward_data.eval_split={args.split}", *args.override])

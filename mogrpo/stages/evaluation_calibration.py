@@ -2,7 +2,7 @@
 
 - ``calibration.reward_data``: per-aspect R², MAE, Spearman on ``reward_data``'s test split;
 - ``calibration.diasafety``: AUROC of the safety score against DiaSafety's human labels;
-- ``ranking``: the aggregate ranking rates of the reward stage (:func:`mogrpo.stages.reward.ranking_calibration`:
+- ``ranking``: the aggregate ranking rates of the reward stage (:func:`mogrpo.stages.reward_ranking.ranking_calibration`:
   how often R = Σ w_k r_k ranks a refusal over harmful compliance, a helpful answer over a refusal, ...
   on held-out pairs), read from the evaluated reward model's ``calibration.json``, or recomputed.
 """
@@ -157,7 +157,7 @@ def ranking_rates(cfg: DictConfig, regressor, reward_dir: str | Path, aspects: S
 
     The checks come from the reward model's ``calibration.json`` (:func:`calibration_files`) when it
     holds them for this evaluation's weights; else, with ``eval.ranking.recompute``, from
-    :func:`mogrpo.stages.reward.ranking_calibration` on ``reward_data.ranking``'s held-out pairs.
+    :func:`mogrpo.stages.reward_ranking.ranking_calibration` on ``reward_data.ranking``'s held-out pairs.
     """
     settings = EvalConfig.of(cfg).ranking
     if not settings.enabled:
@@ -173,7 +173,7 @@ def ranking_rates(cfg: DictConfig, regressor, reward_dir: str | Path, aspects: S
     if not OmegaConf.select(cfg, "reward_data.ranking"):
         name = OmegaConf.select(cfg, "reward_data.name", default="?")
         return skipped(f"{why}, and reward_data={name} defines no ranking checks to recompute them")
-    from mogrpo.stages.reward import ranking_calibration
+    from mogrpo.stages.reward_ranking import ranking_calibration
 
     batch_size = settings.batch_size or 64
     checks = ranking_calibration(cfg, regressor, list(weights), batch_size)
