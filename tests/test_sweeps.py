@@ -111,14 +111,16 @@ def test_ablation_sweep_expands_to_valid_jobs(name, tmp_path):
     params = dict(_compose([f"experiment={name}"], tmp_path).hydra.sweeper.params)
     jobs = _jobs(params, [f"experiment={name}"])
     assert len(jobs) == len(values)
-    seen = []
+    seen, seen_batch = [], []
     for job in jobs:
         cfg = _compose(job, tmp_path)
         check_config(cfg)
         seen.append(OmegaConf.select(cfg, key))
-        assert cfg.grpo.batch_size == 8  # the same number of completions per step in every job
+        seen_batch.append(cfg.grpo.batch_size)
+        assert cfg.grpo.batch_size % cfg.grpo.G == 0
         if name == "ablation_constraint":
             assert cfg.reward.aggregation == "constrained"
+    assert len(set(seen_batch)) == 1  # the same number of completions per step in every job
     if name == "ablation_shaping":
         seen = [_shaping_preset(node) for node in seen]
     assert seen == values

@@ -96,7 +96,7 @@ def test_micro_batches_add_up_to_the_full_batch_loss(loss_type):
 
 # --------------------------------------------------------------------------- training steps
 def test_one_step_trains_lora_only_and_logs_every_metric(tmp_path):
-    cfg = _cfg(tmp_path, "grpo.warmup_steps=2")
+    cfg = _cfg(tmp_path, "grpo.warmup_steps=2", "grpo.optim.lr=1e-4")  # the lr the expected values use
     module = _module(cfg, tmp_path)
     before = _snapshot(module)
     trainer = _fit(module, max_steps=3)  # 4 prompts, 2 per step: the third step starts a second epoch
