@@ -27,10 +27,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.over_refusal import SOURCES, _answers
+from mogrpo.data.over_refusal import SOURCES, _answers, check_sources
 from mogrpo.data.public import _dataset
 from mogrpo.data.splits import prompt_split
-from mogrpo.errors import DataError
 
 
 def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -52,9 +51,7 @@ def off_topic_pairs(
     ``source`` = ``"off_topic:<source>"``. Pairs whose two answers are the same text are dropped.
     ``max_rows``: a seeded subset.
     """
-    unknown = [s for s in sources if s not in SOURCES]
-    if unknown:
-        raise DataError(f"unknown source(s) {unknown}; sources are {SOURCES}", source="off_topic")
+    check_sources(sources, "off_topic")
     rng = np.random.default_rng(seed)
     data: dict[str, list] = {"prompt": [], "response": [], "rejected": [], "source": [], "split": []}
     for source in sources:

@@ -47,6 +47,13 @@ from mogrpo.utils.io import read_json_lines
 SOURCES = ("self_instruct_seed", "hh_helpful")
 
 
+def check_sources(sources: Sequence[str], name: str) -> None:
+    """Raise a DataError naming ``name`` when ``sources`` holds a name outside :data:`SOURCES`."""
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise DataError(f"unknown source(s) {unknown}; sources are {SOURCES}", source=name)
+
+
 def _answers(root: str | Path, source: str) -> list[tuple[str, str]]:
     if source == "self_instruct_seed":
         rows = []
@@ -71,9 +78,7 @@ def benign_over_refusal(
     Refusals are assigned round-robin over the most frequent generic refusals. ``source`` =
     ``"over_refusal:<source>"``; ``split`` = ``prompt_split(prompt)``. ``max_rows``: a seeded subset.
     """
-    unknown = [s for s in sources if s not in SOURCES]
-    if unknown:
-        raise DataError(f"unknown source(s) {unknown}; sources are {SOURCES}", source="over_refusal")
+    check_sources(sources, "over_refusal")
     refusals = generic_refusals(root)
     data: dict[str, list] = {"prompt": [], "response": [], "rejected": [], "source": [], "split": []}
     for source in sources:
@@ -107,9 +112,7 @@ def benign_answers(
     ``source`` = ``"benign_answers:<source>"``; ``split`` = ``prompt_split(prompt)``, the same split
     as the prompt's :func:`benign_over_refusal` row. ``max_rows``: a seeded subset.
     """
-    unknown = [s for s in sources if s not in SOURCES]
-    if unknown:
-        raise DataError(f"unknown source(s) {unknown}; sources are {SOURCES}", source="benign_answers")
+    check_sources(sources, "benign_answers")
     data: dict[str, list] = {"prompt": [], "response": [], "source": [], "split": []}
     for source in sources:
         for prompt, answer in _answers(root, source):
