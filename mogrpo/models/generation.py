@@ -4,6 +4,7 @@
 - :class:`InverseCDFSampler` the token draw as one inverse-CDF search per row (``fast_sampling``)
 - :func:`shared_prompt_cache` each prompt prefilled once, its KV cache repeated G times
 - :func:`completion_mask`    1 up to and including the first EOS
+- :class:`LogprobRecorder`   the sampler's own log-probs of the drawn tokens (``return_logprobs``)
 
 The LoRA adapters are folded into the weights for the call (:mod:`mogrpo.models.lora_merge`). Which
 paths can run is decided, and every path that cannot is named in a warning, by
@@ -38,6 +39,8 @@ class Rollout:
     generate_s: float  # wall time of the generate call
     num_tokens: int  # completion tokens counted by the mask
     fast_paths: tuple[str, ...] = ()  # the speed paths this call really used (mogrpo.models.fast_paths)
+    logprobs: torch.Tensor | None = None  # [N, T] the sampler's log pi(o_t) (float32), with return_logprobs
+    dtype: torch.dtype | None = None  # the dtype the rollout ran in (the model's parameters)
 
     @property
     def input_ids(self) -> torch.Tensor:
@@ -133,6 +136,47 @@ def _inverse_cdf_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+class LogprobRecorder:
+    """The FIRST logits processor of a ``generate`` call: keeps the sampler's log-probs of the drawn tokens.
+
+        log pi_sample(o_t) = z_t[o_t] / tau - logsumexp(z_t / tau)
+
+    the same formula as the update's :func:`mogrpo.models.logprobs.token_logprobs`, on the logits the
+    sampler saw (its weights, dtype, KV cache): placed before HF's temperature / top-k / top-p warpers,
+    so top-k / top-p do not enter (as in the update). HF calls processors with the prompt plus the tokens
+    drawn so far: at call t the last input token is the draw of call t - 1, so only one step's
+    ``[N, V]`` log-softmax is held; :meth:`finish` gathers the last draw. Returns the scores unchanged.
+    """
+
+    def __init__(self, temperature: float = 1.0):
+        self.temperature = float(temperature)
+        self._last: torch.Tensor | None = None
+        self._steps: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self._last is not None:
+            self._steps.append(self._last.gather(1, input_ids[:, -1:]).squeeze(1))
+        self._last = torch.log_softmax(scores.float() / self.temperature, dim=-1)
+        return scores
+
+    def finish(self, completion_ids: torch.Tensor) -> torch.Tensor:
+        """``[N, T]`` log-probs of ``completion_ids`` (the T tokens drawn; rows past EOS hold pad tokens)."""
+        if self._last is not None and len(self._steps) < completion_ids.shape[1]:
+            self._steps.append(self._last.gather(1, completion_ids[:, len(self._steps) : len(self._steps) + 1]).squeeze(1))
+        self._last = None
+        T = completion_ids.shape[1]
+        if len(self._steps) != T:
+            raise RuntimeError(f"recorded {len(self._steps)} decode steps for {T} completion tokens")
+        return torch.stack(self._steps, dim=1).clone()
+
+
+def _with_processor(kwargs: dict[str, Any], processor) -> dict[str, Any]:
+    """``kwargs`` with ``processor`` first in its ``logits_processor`` list."""
+    from transformers import LogitsProcessorList
+
+    kwargs = dict(kwargs)
+    kwargs["logits_processor"] = LogitsProcessorList([processor, *kwargs.get("logits_processor", [])])
+    return kwargs
 
 
 def shared_prompt_cache(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, G: int):
@@ -164,6 +208,8 @@ def generate_group(
     gen: Mapping,
     merge_lora: bool = True,
     share_prompt: bool = True,
+    return_logprobs: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> Rollout:
     """G completions for each of B prompts (rows ``b G .. b G + G - 1``) in one ``generate`` call.
 
@@ -181,7 +227,11 @@ def generate_group(
     ``past_key_values``); a path the installed libraries cannot run is named in a warning
     (:func:`mogrpo.models.fast_paths.available`), and ``Rollout.fast_paths`` lists the paths used. The
     returned tensors are normal tensors (cloned out of inference mode), usable in the update's
-    autograd graph.
+    autograd graph. With ``return_logprobs`` the sampler's own log-probs of the drawn tokens come back in
+    ``Rollout.logprobs`` (:class:`LogprobRecorder`): what importance sampling against the trainer's
+    log-probs needs when the rollout runs in another dtype (mogrpo/grpo/importance.py). ``dtype`` (e.g.
+    bfloat16 for a float32 policy) runs the call on a transient copy of the model in that dtype, LoRA
+    folded in float32 first (:func:`lora_merged` with ``dtype``); None: the policy's own weights.
     """
     eos = eos_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
@@ -193,8 +243,8 @@ def generate_group(
     kwargs = _generate_kwargs(gen, G)
     t0 = time.perf_counter()
     try:
-        merge = fast_paths.available(model, "merged_lora", merge_lora)
-        with lora_merged(model) if merge else contextlib.nullcontext() as merged, torch.inference_mode():
+        merge = dtype is not None or fast_paths.available(model, "merged_lora", merge_lora)
+        with lora_merged(model, dtype) if merge else contextlib.nullcontext() as merged, torch.inference_mode():
             used += ["merged_lora"] if merged else []
             ids, mask = prompt_ids, prompt_mask
             sample_fast = kwargs["do_sample"] and bool(gen.get("fast_sampling", True))
@@ -204,6 +254,9 @@ def generate_group(
             if fast_paths.available(model, "shared_prompt_prefill", share):
                 kwargs.update(fast_paths.cache_kwargs(model, shared_prompt_cache(model, ids, mask, G)))
                 used.append("shared_prompt_prefill")
+            recorder = LogprobRecorder(float(gen.get("temperature", 1.0))) if return_logprobs else None
+            if recorder is not None:
+                kwargs = _with_processor(kwargs, recorder)
             if fast_paths.cache_kwarg(model) is not None:  # an HF model: the G-fold rows, as the prefill has
                 kwargs["num_return_sequences"] = 1
                 ids, mask = ids.repeat_interleave(G, dim=0), mask.repeat_interleave(G, dim=0)
@@ -220,6 +273,7 @@ def generate_group(
     lengths = mask.sum(dim=1).tolist()
     rows = completion_ids.tolist()  # one host copy, then plain lists
     texts = tokenizer.batch_decode([row[:n] for row, n in zip(rows, lengths)], skip_special_tokens=True)
+    logprobs = recorder.finish(completion_ids) if recorder is not None else None
     return Rollout(
         prompt_ids=prompt_ids.repeat_interleave(G, dim=0),
         prompt_mask=prompt_mask.repeat_interleave(G, dim=0),
@@ -230,6 +284,8 @@ def generate_group(
         generate_s=elapsed,
         num_tokens=int(sum(lengths)),
         fast_paths=tuple(used),
+        logprobs=logprobs,
+        dtype=dtype or next(model.parameters()).dtype,
     )
 
 
