@@ -285,7 +285,7 @@ def generate_group(
         num_tokens=int(sum(lengths)),
         fast_paths=tuple(used),
         logprobs=logprobs,
-        dtype=dtype or next(model.parameters()).dtype,
+        dtype=dtype or getattr(next(iter(model.parameters()), None), "dtype", None),
     )
 
 
