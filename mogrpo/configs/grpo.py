@@ -25,8 +25,10 @@ from mogrpo.configs.shaping import ShapingConfig
 from mogrpo.configs.warm_start import WarmStartConfig
 from mogrpo.errors import ConfigError
 
-LOSS_TYPES = ("grpo", "bnpo", "dr_grpo")
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "gspo")
 SCALES = ("group", "batch", "none")
+ROLLOUT_DTYPES = ("float32", "bfloat16", "float16", "auto")
+IS_MODES = ("token_truncate", "token_mask", "sequence_truncate", "sequence_mask")
 ZERO_STD = ("keep", "mask")
 
 
@@ -70,6 +72,11 @@ class GenerationConfig(Config):
     repetition_penalty: float = option(1.0, "HF's repetition penalty (1 = off, whatever the model's "
                                        "generation_config says)")
     min_new_tokens: int | None = option(None, "EOS is suppressed before this many tokens (null = off)")
+    dtype: str | None = option(None, "the dtype rollouts run in: null = the policy's own weights, exactly the "
+                               "policy the update trains; float32 | bfloat16 | float16 = a transient copy of the "
+                               "model in that dtype (LoRA folded in float32 first), corrected by "
+                               "grpo.rollout_correction; auto = bfloat16 where the hardware runs it natively "
+                               "(CUDA with bf16, a CPU with AVX512-BF16 / AMX), else null")
 
     def __post_init__(self):
         if not isinstance(self.temperature, int | float) or isinstance(self.temperature, bool) or self.temperature <= 0:
@@ -83,6 +90,31 @@ class GenerationConfig(Config):
         check_bool("do_sample", self.do_sample)
         check_number("repetition_penalty", self.repetition_penalty, low=0, open_low=True)
         check_int("min_new_tokens", self.min_new_tokens, low=0, none=True)
+        if self.dtype is not None:
+            check_choice("dtype", self.dtype, ROLLOUT_DTYPES)
+
+
+@dataclass(frozen=True)
+class RolloutCorrectionConfig(Config):
+    """Truncated importance sampling when rollouts run in another dtype than the update (mogrpo/grpo/importance.py);
+    TRL's ``vllm_importance_sampling_correction`` / ``_mode`` / ``_clip_min`` / ``_clip_max``, same defaults."""
+
+    enabled: bool = option(True, "reweight the loss by pi_trainer / pi_rollout when grpo.generation.dtype makes "
+                           "them differ (off: the rollouts are treated as on-policy)")
+    mode: str = option("sequence_mask", "token_truncate | token_mask | sequence_truncate | sequence_mask: per "
+                       "token or one ratio per completion; clamp to [clip_min, clip_max] or zero outside it")
+    clip_min: float | None = option(None, "lower bound of the ratio (null = none)")
+    clip_max: float | None = option(3.0, "upper bound of the ratio, the cap (null = none)")
+
+    def __post_init__(self):
+        check_bool("enabled", self.enabled)
+        check_choice("mode", self.mode, IS_MODES)
+        check_number("clip_min", self.clip_min, low=0, none=True)
+        check_number("clip_max", self.clip_max, low=0, open_low=True, none=True)
+        if self.clip_min is not None and self.clip_max is not None and self.clip_min >= self.clip_max:
+            raise ConfigError("clip_min", f"must be < clip_max={self.clip_max}, got {self.clip_min}")
+        if self.mode.endswith("truncate") and self.clip_min is None and self.clip_max is None:
+            raise ConfigError("clip_max", f"mode={self.mode} needs a bound (clip_max or clip_min)")
 
 
 def _default_optim() -> dict[str, Any]:
@@ -109,7 +141,8 @@ class GRPOConfig(Config):
     warmup_steps: int = option(0, "linear warm-up of the learning rate over this many optimizer steps")
     max_grad_norm: float | None = option(1.0, "clip the gradient norm to this (0 or null = no clipping)")
     loss_type: str = option("grpo", "grpo (mean over sequences of the token mean), bnpo (token mean over the "
-                            "batch) or dr_grpo (sum / (N x max_new_tokens))")
+                            "batch), dr_grpo (sum / (N x max_new_tokens)), dapo (token mean over the whole step, "
+                            "every rank) or gspo (grpo with one length-normalised ratio per sequence)")
     scale: str = option("group", "advantage scale: group (the group's std), batch (the batch's std) or none "
                         "(centre only, Dr. GRPO)")
     advantage_eps: float = option(1.0e-4, "added to the std the advantages are divided by")
@@ -118,6 +151,12 @@ class GRPOConfig(Config):
     zero_std: str = option("keep", "groups whose G rewards are all equal: keep (advantage 0) or mask (dropped "
                            "from the loss normaliser)")
     generation: GenerationConfig = option(help="how the rollouts are sampled", config=GenerationConfig)
+    rollout_correction: RolloutCorrectionConfig = option(
+        help="importance sampling between rollout and trainer log-probs (grpo.generation.dtype)",
+        config=RolloutCorrectionConfig)
+    disable_dropout: bool = option(True, "switch every dropout of the policy off (LoRA's lora_dropout too), as "
+                                   "TRL's disable_dropout: old log-probs are computed without dropout, so with "
+                                   "dropout the ratio is not 1 at the first iteration and the clip acts on noise")
     log_completions_every: int = option(10, "log a completions table every this many steps (0 = never)")
     checkpoint_every: int | None = option(20, "save a resumable checkpoint every this many steps (0 or null = "
                                           "never): <run_dir>/checkpoints/step_<n>/")
@@ -153,6 +192,7 @@ class GRPOConfig(Config):
         check_number("advantage_eps", self.advantage_eps, low=0)
         if self.zero_std not in ZERO_STD:
             raise ConfigError("zero_std", f"must be 'keep' or 'mask', got {self.zero_std!r}")
+        check_bool("disable_dropout", self.disable_dropout)
         check_int("log_completions_every", self.log_completions_every, low=0)
         check_int("checkpoint_every", self.checkpoint_every, low=0, none=True)
         check_int("keep_checkpoints", self.keep_checkpoints, low=1, none=True)

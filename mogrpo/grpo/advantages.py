@@ -33,8 +33,9 @@ def weighted_reward(scores: torch.Tensor, weights: torch.Tensor | Sequence[float
     return scores @ _as_weights(weights, scores)
 
 
-def _normalize(x: torch.Tensor, group_size: int, scale: str, eps: float) -> torch.Tensor:
-    """Centre ``x`` ([N] or [N, K]) within groups and divide by the ``scale`` std; constant groups give 0."""
+def _normalize(x: torch.Tensor, group_size: int, scale: str, eps: float, batch_x: torch.Tensor | None = None):
+    """Centre ``x`` ([N] or [N, K]) within groups and divide by the ``scale`` std; constant groups give 0.
+    ``batch_x``: the whole batch the ``batch`` std is taken over (every rank's rows; default ``x``)."""
     grouped = x.reshape(-1, group_size, *x.shape[1:])  # [B, G] or [B, G, K]
     mean = grouped.mean(dim=1, keepdim=True)
     centred = grouped - mean
@@ -43,7 +44,7 @@ def _normalize(x: torch.Tensor, group_size: int, scale: str, eps: float) -> torc
         std = grouped.std(dim=1, keepdim=True)  # Bessel-corrected, as TRL
         out = centred / (std + eps)
     elif scale == "batch":
-        std = x.std(dim=0)  # one std over all N rewards (per aspect when K dims)
+        std = (x if batch_x is None else batch_x).std(dim=0)  # one std over all rewards (per aspect when K dims)
         out = centred / (std + eps)
     else:  # "none"
         out = centred
@@ -58,6 +59,7 @@ def advantages(
     aggregation: str = "sum_then_normalize",
     scale: str = "group",
     eps: float = 1e-4,
+    batch_scores: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Group-relative advantages, ``[N, K] -> [N]``.
 
@@ -70,6 +72,9 @@ def advantages(
         scale: ``group`` divides by the group's sample std, ``batch`` by the std over all N,
             ``none`` only centres (Dr. GRPO).
         eps: added to the std.
+        batch_scores: ``scale="batch"`` only: the scores of the WHOLE batch ``[N_all, K]`` whose std divides,
+            under DDP every rank's rows (TRL gathers the rewards across processes before the std);
+            None: ``scores`` themselves (one process).
 
     A group whose rewards are all equal gets advantage 0.
     """
@@ -84,9 +89,12 @@ def advantages(
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     w = _as_weights(weights, scores)
+    if batch_scores is not None:
+        batch_scores = batch_scores.to(scores.dtype)
     if aggregation == "sum_then_normalize":
-        return _normalize(scores @ w, group_size, scale, eps)
-    return _normalize(scores, group_size, scale, eps) @ w
+        batch = batch_scores @ w if batch_scores is not None else None
+        return _normalize(scores @ w, group_size, scale, eps, batch)
+    return _normalize(scores, group_size, scale, eps, batch_scores) @ w
 
 
 def group_stats(rewards: torch.Tensor, group_size: int) -> dict[str, torch.Tensor]:

@@ -52,6 +52,7 @@ def constrained_advantages(
     scale: str = "group",
     eps: float = 1e-4,
     rescale: str = "sum",
+    batch_scores: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Group-relative advantages of the Lagrangian, ``[N, K] -> [N]`` (formulas in the module docstring).
 
@@ -61,7 +62,7 @@ def constrained_advantages(
         weights: ``[K]``; the entry at ``constraint_index`` is replaced by ``lam``.
         mode: ``reward_weights`` (normalise the weighted sum) or ``normalized_advantages`` (weight
             the per-aspect normalised scores).
-        scale, eps: as in :func:`mogrpo.grpo.advantages.advantages`.
+        scale, eps, batch_scores: as in :func:`mogrpo.grpo.advantages.advantages`.
         rescale: ``normalized_advantages`` only: ``sum`` divides by the sum of the absolute weights
             (lambda included), ``none`` does not.
     """
@@ -71,8 +72,8 @@ def constrained_advantages(
         raise ValueError(f"rescale must be one of {RESCALES}, got {rescale!r}")
     w = lagrangian_weights(weights, constraint_index, lam)
     if mode == "reward_weights":
-        return advantages(scores, w, group_size, "sum_then_normalize", scale, eps)
-    adv = advantages(scores, w, group_size, "normalize_then_sum", scale, eps)
+        return advantages(scores, w, group_size, "sum_then_normalize", scale, eps, batch_scores)
+    adv = advantages(scores, w, group_size, "normalize_then_sum", scale, eps, batch_scores)
     total = float(w.abs().sum())
     if rescale == "sum" and total > 0:
         adv = adv / total

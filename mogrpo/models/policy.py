@@ -116,3 +116,18 @@ def encode_prompts(
     padded = tokenizer.pad({"input_ids": [x[-max_prompt_length:] for x in ids]}, padding=True, padding_side="left",
                            return_tensors="pt")  # fmt: skip
     return padded["input_ids"].long(), padded["attention_mask"].long(), n_truncated
+
+
+def disable_dropout(model: torch.nn.Module) -> int:
+    """Set every ``torch.nn.Dropout`` of ``model`` to p = 0 (peft's ``lora_dropout`` is one); returns how many
+    had p > 0. What TRL's ``disable_dropout`` does: the old / reference log-probs are computed without
+    dropout, so the update must not see it either, or the ratio is not 1 at the first iteration."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout) and m.p > 0:
+            m.p = 0.0
+            n += 1
+        if isinstance(getattr(m, "attention_dropout", None), float) and m.attention_dropout > 0:  # HF attention
+            m.attention_dropout = 0.0
+            n += 1
+    return n

@@ -47,9 +47,11 @@ from mogrpo.grpo import (
 from mogrpo.grpo.loss import micro_batch_weight
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
-from mogrpo.models.policy import chat_prompts, encode_prompts
+from mogrpo.models.policy import chat_prompts, disable_dropout, encode_prompts
 from mogrpo.models.regressor import check_finite_scores
+from mogrpo.modules.rollout_correction import RolloutCorrection
 from mogrpo.modules.schedules import linear_warmup
+from mogrpo.modules.strategy_ops import clip_gradient_norm, step_tokens
 from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,9 @@ class GRPOModule(LightningModule):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.history: list[dict[str, Any]] = []
         self.last_rollout: dict[str, Any] | None = None
+        if self.config.disable_dropout and disable_dropout(self.policy):
+            log.info("grpo.disable_dropout: the policy's dropout switched off (old log-probs see none either)")
+        self._rollout_dtype: tuple[torch.dtype | None] | None = None  # resolved at the first rollout
 
     # ------------------------------------------------------------------ modes and optimiser
     def train(self, mode: bool = True):
@@ -140,27 +145,45 @@ class GRPOModule(LightningModule):
         g = self.config
         pens = penalties(self.shaping, roll.texts, roll.lengths, g.generation.max_new_tokens)
         cols, w = with_penalties(scores, self.weights, self.shaping, pens)
+        every = None  # scale=batch under DDP: the std over every rank's rows, as TRL (rewards gathered first)
+        if g.scale == "batch" and self._n_ranks() > 1:
+            from mogrpo.utils.distributed import gather_rows
+
+            every = gather_rows(cols.float().to(self.device), self.all_gather, self._n_ranks()).cpu()
         if self.constrained:
             c = self.constraint
             adv = constrained_advantages(cols, w, self.constraint_index, self.lagrange_multiplier, g.G, c.mode,
-                                         g.scale, float(g.advantage_eps), c.rescale)  # fmt: skip
+                                         g.scale, float(g.advantage_eps), c.rescale, every)  # fmt: skip
             w = lagrangian_weights(w, self.constraint_index, self.lagrange_multiplier).tolist()
         else:
-            adv = advantages(cols, w, g.G, self.aggregation, g.scale, float(g.advantage_eps))
+            adv = advantages(cols, w, g.G, self.aggregation, g.scale, float(g.advantage_eps), every)
         diagnostics = {f"train/penalty/{name}": p for name, p in pens.items()}
         if getattr(self.regressor, "last_std", None) is not None:  # mogrpo/models/ensemble.py
             diagnostics["train/reward_ensemble_std"] = self.regressor.last_std.mean(dim=1)
         return adv, weighted_reward(cols, w), diagnostics
 
+    @property
+    def rollout_dtype(self) -> torch.dtype | None:
+        """The dtype rollouts run in (``grpo.generation.dtype`` resolved once, logged; None = the policy's own)."""
+        if self._rollout_dtype is None:
+            from mogrpo.utils.precision import resolve_rollout_dtype
+
+            own = next(p for n, p in self.policy.named_parameters() if "lora_" not in n).dtype
+            self._rollout_dtype = (resolve_rollout_dtype(self.config.generation.dtype, own, self.device.type),)
+        return self._rollout_dtype[0]
+
     def rollout(self, prompts: Sequence[str | Sequence[Mapping]]) -> tuple[Rollout, int]:
         """G sampled completions per prompt (a user prompt or its chat messages, see ``chat_prompts``);
-        also the number of prompts cut to ``max_prompt_length``."""
+        also the number of prompts cut to ``max_prompt_length``. In another dtype (``rollout_dtype``) the
+        sampler's log-probs come back too, for the rollout correction."""
         texts = chat_prompts(self.tokenizer, prompts, self.system_prompt)
         ids, mask, n_truncated = encode_prompts(self.tokenizer, texts, self.max_prompt_length)
+        dtype = self.rollout_dtype
         roll = generate_group(
             self.policy, self.tokenizer, ids.to(self.device), mask.to(self.device), self.config.G,
-            self.config.generation.to_dict(),
-        )
+            self.config.generation.to_dict(), dtype=dtype,
+            return_logprobs=dtype is not None and self.config.rollout_correction.enabled,
+        )  # fmt: skip
         return roll, n_truncated
 
     def _chunks(self, n: int) -> list[slice]:
@@ -252,7 +275,10 @@ class GRPOModule(LightningModule):
 
         # 5. updates
         t0 = time.perf_counter()
-        update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp)
+        correction = (RolloutCorrection(g.rollout_correction, roll.logprobs, roll.completion_mask)
+                      if roll.logprobs is not None else None)  # fmt: skip
+        update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp,
+                              correction)  # fmt: skip
         update_s = time.perf_counter() - t0
 
         # 6. metrics: under DDP over the completions of every rank (see gather_statistics), the same on every rank
@@ -294,8 +320,10 @@ class GRPOModule(LightningModule):
         adv: torch.Tensor,
         old_logp: torch.Tensor | None,
         ref_logp: torch.Tensor | None,
+        correction: RolloutCorrection | None = None,
     ) -> dict[str, float]:
-        """``num_iterations`` optimiser steps on one rollout; returns averaged loss, kl, clip ratio, entropy."""
+        """``num_iterations`` optimiser steps on one rollout; returns averaged loss, kl, clip ratio, entropy
+        (and, with a rollout ``correction``, its ratio's statistics)."""
         g = self.config
         opt = self.optimizers()
         scheduler = self.lr_schedulers()
@@ -303,6 +331,7 @@ class GRPOModule(LightningModule):
         T = completion_mask.shape[1]
         active_rows = int((loss_mask.sum(dim=1) > 0).sum())
         active_tokens = float(loss_mask.sum())
+        num_items = step_tokens(self, active_tokens, self._n_ranks()) if g.loss_type == "dapo" else None
         chunks = self._chunks(input_ids.shape[0])
         group_size = self._group_size(input_ids.shape[0])
         sums = {"loss": 0.0, "kl": 0.0, "clip_ratio": 0.0, "entropy": 0.0, "grad_norm": 0.0}
@@ -319,6 +348,8 @@ class GRPOModule(LightningModule):
                     group_size=group_size,
                 )
                 logp, entropy = out if iteration == 0 else (out, None)
+                trainer_logp = old_logp[s] if old_logp is not None else logp
+                is_ratio = correction.ratio(s, trainer_logp) if correction is not None else None
                 loss, lm = policy_loss(
                     logp,
                     old_logp[s] if old_logp is not None else None,
@@ -331,6 +362,8 @@ class GRPOModule(LightningModule):
                     loss_type=g.loss_type,
                     max_completion_length=g.generation.max_new_tokens,
                     return_metrics=True,
+                    is_ratio=is_ratio,
+                    num_items=num_items,
                 )
                 self.manual_backward(loss * w)  # every rank runs every micro-batch (DDP stays in step)
                 sums["loss"] += float(loss.detach()) * w
@@ -341,11 +374,7 @@ class GRPOModule(LightningModule):
                     cm = completion_mask[s].to(entropy.dtype)
                     sums["entropy"] += float((entropy * cm).sum())
                     entropy_tokens += float(cm.sum())
-            grads = [p.grad for p in params if p.grad is not None]
-            if grads:
-                sums["grad_norm"] += float(torch.nn.utils.get_total_norm(grads))
-            if g.max_grad_norm:
-                self.clip_gradients(opt, gradient_clip_val=float(g.max_grad_norm), gradient_clip_algorithm="norm")
+            sums["grad_norm"] += clip_gradient_norm(self, opt, params, float(g.max_grad_norm or 0.0))
             opt.step()
             opt.zero_grad()
             scheduler.step()
@@ -357,6 +386,7 @@ class GRPOModule(LightningModule):
             "entropy": sums["entropy"] / max(entropy_tokens, 1.0),
             "grad_norm": sums["grad_norm"] / n_it,
             "lr": lr,
+            **(correction.metrics() if correction is not None else {}),
         }
 
     # ------------------------------------------------------------------ checkpoints

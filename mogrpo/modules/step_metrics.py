@@ -10,6 +10,8 @@ Names (stable: history files, W&B panels and ``mogrpo.summarize`` read them):
 - ``train/reward_ensemble_std``: with ``reward.ensemble``, the mean spread of the regressors' scores
 - ``train/lagrange_multiplier``, ``train/constraint_mean``, ``train/constraint_slack``,
   ``train/constraint_violation_rate``: ``reward.aggregation=constrained`` only (the lambda this step used)
+- ``train/is_ratio_min|mean|max``, ``train/sampling_logp_diff_mean|max``: rollouts in another dtype
+  (``grpo.generation.dtype``) only, this rank's (mogrpo/modules/rollout_correction.py)
 - ``time/*``: wall time of each part of the step
 """
 
@@ -86,6 +88,7 @@ def step_metrics(
         "train/completions": float(rewards.numel()),
         "train/advantage_abs_mean": float(every["adv"].abs().mean()),
         "train/grad_norm": update["grad_norm"],
+        **{k: v for k, v in update.items() if k.startswith("train/")},  # the rollout correction's, when on
         "train/lr": update["lr"],
         "train/gen_tokens_per_s": roll.num_tokens / max(roll.generate_s, 1e-9),
         "time/generate_s": roll.generate_s,

@@ -52,3 +52,32 @@ def resolve_precision(precision: str, accelerator: str = "cpu", what: str = "tra
         chosen, reason = "32-true", "the CPU has no native bf16 (AVX512-BF16 / AMX): bf16 would be emulated, slower"
     log.info("%s precision auto -> %s (%s)", what, chosen, reason)
     return chosen
+
+
+ROLLOUT_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def resolve_rollout_dtype(name: str | None, policy_dtype, device_type: str = "cpu"):
+    """The torch dtype rollouts run in for ``grpo.generation.dtype`` (None: the policy's own weights, exact).
+
+    ``auto`` picks bfloat16 where the hardware runs it natively (CUDA with bf16 support, a CPU with
+    AVX512-BF16 or AMX-BF16: :func:`cpu_has_fast_bf16`), else None; the choice is logged. A dtype equal
+    to the policy's own is None too (no copy, no correction needed).
+    """
+    import torch
+
+    if name is None:
+        return None
+    if name == "auto":
+        if device_type == "cuda":
+            fast = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+            reason = "the GPU supports bf16" if fast else "no bf16 on this GPU"
+        else:
+            fast = cpu_has_fast_bf16()
+            reason = (f"the CPU has {'/'.join(f for f in BF16_CPU_FLAGS if f in cpu_flags())}" if fast
+                      else "the CPU has no native bf16 (AVX512-BF16 / AMX): bf16 would be emulated, slower")  # fmt: skip
+        chosen = torch.bfloat16 if fast else None
+        log.info("grpo.generation.dtype auto -> %s (%s)", chosen or f"the policy's own {policy_dtype}", reason)
+    else:
+        chosen = getattr(torch, ROLLOUT_DTYPES[name])
+    return None if chosen == policy_dtype else chosen

@@ -99,3 +99,20 @@ def test_group_stats():
     stats = group_stats(torch.tensor([1.0, 3.0, 2.0, 2.0]), group_size=2)
     assert stats["group_std"].item() == pytest.approx(math.sqrt(2) / 2)
     assert stats["frac_zero_std"].item() == 0.5
+
+
+def test_batch_scale_divides_by_the_std_of_the_whole_batch_when_given():
+    """DDP: this rank holds rewards [0, 2] (one group, G = 2); the other rank [10, 30]. The batch std is that of
+    all four, 13.70 (Bessel), not this rank's 1.41 (what dividing by the per-rank std gave)."""
+    local = torch.tensor([[0.0], [2.0]])
+    every = torch.tensor([[0.0], [2.0], [10.0], [30.0]])
+    std = float(torch.tensor([0.0, 2.0, 10.0, 30.0]).std())
+    adv = advantages(local, [1.0], 2, scale="batch", eps=0.0, batch_scores=every)
+    torch.testing.assert_close(adv, torch.tensor([-1.0, 1.0]) / std)
+    assert std == pytest.approx(math.sqrt(563 / 3))  # mean 10.5; squared deviations 110.25 + 72.25 + 0.25 + 380.25
+    # one process: the batch is its own rows
+    torch.testing.assert_close(advantages(local, [1.0], 2, scale="batch", eps=0.0),
+                               torch.tensor([-1.0, 1.0]) / float(local.std()))  # fmt: skip
+    # normalize_then_sum: per aspect over the whole batch
+    adv = advantages(local, [1.0], 2, "normalize_then_sum", "batch", 0.0, batch_scores=every)
+    torch.testing.assert_close(adv, torch.tensor([-1.0, 1.0]) / std)

@@ -104,4 +104,54 @@ def test_beta_without_reference_raises():
 
 def test_unknown_loss_type_raises():
     with pytest.raises(ValueError, match="loss_type"):
-        policy_loss(torch.zeros(1, 1), None, torch.zeros(1), torch.ones(1, 1), loss_type="dapo")
+        policy_loss(torch.zeros(1, 1), None, torch.zeros(1), torch.ones(1, 1), loss_type="ppo")
+
+
+# --------------------------------------------------------------------------- DAPO and GSPO (TRL's formulas)
+def test_dapo_divides_by_the_whole_steps_token_count():
+    # on-policy: per-token loss -A; sum over masked tokens = -3 + 0.5 = -2.5
+    loss, grad = _onpolicy("dapo")
+    assert loss == pytest.approx(-2.5 / 4)  # one micro-batch, one rank: num_items = its 4 tokens (= bnpo)
+    loss, grad = _onpolicy("dapo", num_items=10.0)  # e.g. 20 active tokens in the step over 2 ranks
+    assert loss == pytest.approx(-0.25)
+    torch.testing.assert_close(grad, torch.tensor([[-0.1, -0.1, -0.1], [0.05, 0.0, 0.0]]))
+
+
+def test_dapo_micro_batches_need_no_reweighting():
+    from mogrpo.grpo.loss import micro_batch_weight
+
+    assert micro_batch_weight("dapo", 2, 4.0, 8, 16.0) == 1.0
+
+
+def test_gspo_uses_one_length_normalised_ratio_per_sequence():
+    """Row 0: log-ratios 0.3, 0.0, -0.6 over 3 tokens -> s = exp(-0.1); row 1: one token, log-ratio 0.5 (the
+    masked tokens' huge ratios do not count) -> s = exp(0.5) > 1.2 with A < 0: the pessimistic min keeps
+    s A (unclipped, with its gradient)."""
+    old = torch.zeros(2, 3)
+    logp = torch.tensor([[0.3, 0.0, -0.6], [0.5, 9.0, 9.0]], requires_grad=True)
+    loss, metrics = policy_loss(logp, old, ADV, MASK, loss_type="gspo", return_metrics=True)
+    s0, s1 = math.exp(-0.1), math.exp(0.5)
+    # row 0: A = 1, s0 = 0.905 inside [0.8, 1.2] -> -s0; row 1: A = -0.5, -min(s1 * -0.5, 1.2 * -0.5) = 0.5 s1
+    assert loss.item() == pytest.approx((-s0 + 0.5 * s1) / 2, rel=1e-6)
+    loss.backward()
+    # d/dlogp_t of -s0 (row 0) = -s0 / 3 per token, halved by the mean over 2 rows
+    torch.testing.assert_close(logp.grad[0], torch.full((3,), -s0 / 6))
+    torch.testing.assert_close(logp.grad[1], torch.tensor([0.5 * s1 / 2, 0.0, 0.0]))
+    assert metrics["ratio_mean"].item() == pytest.approx((3 * s0 + s1) / 4, rel=1e-6)
+
+
+def test_gspo_on_policy_equals_grpo():
+    a, ga = _onpolicy("gspo")
+    b, gb = _onpolicy("grpo")
+    assert a == pytest.approx(b)
+    torch.testing.assert_close(ga, gb)
+
+
+def test_the_rollout_ratio_scales_the_surrogate_not_the_kl():
+    logp = torch.full((2, 3), -1.0)
+    ref = torch.full((2, 3), -1.5)
+    rho = torch.tensor([[2.0], [0.0]])  # sequence-level: row 1 masked out by the rollout correction
+    loss = policy_loss(logp, None, ADV, MASK, ref_logp=ref, beta=0.1, loss_type="bnpo", is_ratio=rho)
+    kl = math.exp(-0.5) - (-0.5) - 1  # k3 with ref - logp = -0.5
+    # row 0: 3 tokens of 2 * (-1) + 0.1 kl; row 1: one token of 0 * 0.5 + 0.1 kl; bnpo over 4 tokens
+    assert loss.item() == pytest.approx((3 * (-2.0 + 0.1 * kl) + 0.1 * kl) / 4, rel=1e-6)

@@ -287,3 +287,33 @@ def test_regressor_aspects_must_match_the_config(tmp_path):
     cfg = _cfg(tmp_path)
     with pytest.raises(ValueError, match="reward.aspects"):
         _module(cfg, tmp_path, ScriptedRegressor(lambda p, j: [0.5], G=2, aspects=["safety"]))
+
+
+@pytest.mark.parametrize("disable", [True, False])
+def test_dropout_is_off_so_old_and_update_logprobs_agree(tmp_path, disable):
+    """lora_dropout 0.5: with grpo.disable_dropout (default) the update's train-mode log-probs equal the old
+    (eval-mode) ones, so the ratio is 1 at the first iteration; without it they differ."""
+    from mogrpo.models.logprobs import token_logprobs
+
+    cfg = _cfg(tmp_path, "model.lora.lora_dropout=0.5", f"grpo.disable_dropout={str(disable).lower()}")
+    module = _module(cfg, tmp_path)
+    with torch.no_grad():
+        for name, p in module.policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.5)
+    ids = torch.randint(5, 500, (2, 12))
+    mask = torch.ones_like(ids)
+    old = module.compute_old_logprobs(ids, mask, 4)
+    module.policy.train()
+    update = token_logprobs(module.policy, ids, mask, 4).detach()
+    assert torch.allclose(old, update, atol=1e-6) is disable
+
+
+@pytest.mark.parametrize("loss_type", ["dapo", "gspo"])
+def test_dapo_and_gspo_steps_train(tmp_path, loss_type):
+    module = _module(_cfg(tmp_path, f"grpo.loss_type={loss_type}", "grpo.num_iterations=2"), tmp_path)
+    before = _snapshot(module)
+    _fit(module, max_steps=2)
+    after = _snapshot(module)
+    assert any(not torch.equal(before[n], after[n]) for n in before if "lora_B" in n)
+    assert torch.isfinite(torch.tensor(module.history[0]["train/loss"]))
