@@ -51,8 +51,8 @@ from mogrpo.models.policy import chat_prompts, disable_dropout, encode_prompts
 from mogrpo.models.regressor import check_finite_scores
 from mogrpo.modules.rollout_correction import RolloutCorrection
 from mogrpo.modules.schedules import linear_warmup
-from mogrpo.modules.strategy_ops import clip_gradient_norm, step_tokens
 from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
+from mogrpo.modules.strategy_ops import clip_gradient_norm, step_tokens
 
 log = logging.getLogger(__name__)
 
