@@ -100,3 +100,16 @@ def test_float32_sampler_logprobs_equal_the_updates_exactly(tmp_path, G):
     update = token_logprobs(model, roll.input_ids, roll.attention_mask, T).detach()
     m = roll.completion_mask.bool()
     torch.testing.assert_close(roll.logprobs[m], update[m], atol=1e-4, rtol=1e-4)
+
+
+def test_sharded_weights_are_never_replaced(tmp_path, monkeypatch):
+    """Under FSDP the parameters outside a unit's forward are shard views: no fold, no dtype copy."""
+    import mogrpo.models.lora_merge as lm
+
+    model, _ = _policy(tmp_path, "float32", hidden=32)
+    monkeypatch.setattr(lm, "sharded", lambda m: True)
+    before = {n: p for n, p in model.named_parameters()}
+    with lm.lora_merged(model) as merged, lm.lora_merged(model, dtype=torch.bfloat16) as cast:
+        assert not merged and not cast
+        assert all(p is before[n] for n, p in model.named_parameters())
+    assert "FSDP" in lm.fold_problem(model)
