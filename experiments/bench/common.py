@@ -19,7 +19,9 @@ RESULTS = ROOT / "experiments" / "results"
 MODEL_YAML = ROOT / "conf" / "model" / "smollm2_135m.yaml"
 
 
-FRAMEWORKS = ("mogrpo", "trl", "trl_no_gc", "generate")
+# mogrpo_fast: mogrpo with the fastest rollout setting this machine supports (grpo.generation.dtype=auto:
+# bf16 rollouts where the hardware runs bf16 natively, corrected by importance sampling; else as mogrpo)
+FRAMEWORKS = ("mogrpo", "mogrpo_fast", "trl", "trl_no_gc", "generate")
 
 
 # Benign prompts of similar length, so whichever two a step draws, the prompt width is about the same.

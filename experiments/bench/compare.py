@@ -49,6 +49,15 @@ def compare(results: dict[str, dict]) -> dict:
         out["step_ratio_mogrpo_over_trl"] = results["mogrpo"]["median_s"] / trl_runs[best]["median_s"]
         out["tokens_per_s_ratio_mogrpo_over_trl"] = results["mogrpo"]["tokens_per_s"] / trl_runs[best]["tokens_per_s"]
         out["cpu_ratio_mogrpo_over_trl"] = results["mogrpo"]["cpu_median_s"] / trl_runs[best]["cpu_median_s"]
+    if "mogrpo_fast" in results and trl_runs:  # the fastest rollout setting this machine supports
+        best = min(trl_runs, key=lambda k: trl_runs[k]["median_s"])
+        fast = results["mogrpo_fast"]
+        out["step_ratio_mogrpo_fast_over_trl"] = fast["median_s"] / trl_runs[best]["median_s"]
+        out["mogrpo_fast_rollout_dtype"] = fast.get("rollout_dtype")
+        if "is_ratio" in fast:
+            out["mogrpo_fast_is_ratio"] = fast["is_ratio"]
+    if "mogrpo_fast" in results and "mogrpo" in results:
+        out["step_ratio_mogrpo_fast_over_mogrpo"] = results["mogrpo_fast"]["median_s"] / results["mogrpo"]["median_s"]
     if "mogrpo" in results and "generate" in results:
         out["gen_throughput_ratio_mogrpo_over_raw_generate"] = (
             results["mogrpo"]["gen_tokens_per_s"] / results["generate"]["gen_tokens_per_s"]
@@ -84,6 +93,7 @@ def _version(pkg: str) -> str | None:
 
 LABELS = {
     "mogrpo": "mogrpo GRPOModule",
+    "mogrpo_fast": "mogrpo, fastest rollouts (generation.dtype=auto)",
     "trl": "TRL GRPOTrainer (grad ckpt on)",
     "trl_no_gc": "TRL GRPOTrainer (grad ckpt off)",
     "generate": "raw model.generate (LoRA on)",
@@ -112,6 +122,15 @@ def format_table(results: dict[str, dict], ratios: dict) -> str:
             f"**{ratios['step_ratio_mogrpo_over_trl']:.2f}x**; CPU time per step "
             f"{ratios['cpu_ratio_mogrpo_over_trl']:.2f}x; tokens/s ratio {ratios['tokens_per_s_ratio_mogrpo_over_trl']:.2f}x"
         )
+    if "step_ratio_mogrpo_fast_over_trl" in ratios:
+        lines.append(
+            f"mogrpo with the fastest rollouts ({ratios['mogrpo_fast_rollout_dtype']}) / TRL median step time: "
+            f"**{ratios['step_ratio_mogrpo_fast_over_trl']:.2f}x**"
+            + (f"; IS ratio mean {ratios['mogrpo_fast_is_ratio']['is_ratio_mean']['median']:.3f} "
+               f"(min {ratios['mogrpo_fast_is_ratio']['is_ratio_min']['min']:.3f}, "
+               f"max {ratios['mogrpo_fast_is_ratio']['is_ratio_max']['max']:.3f})"
+               if "mogrpo_fast_is_ratio" in ratios else "")
+        )  # fmt: skip
     if "gen_throughput_ratio_mogrpo_over_raw_generate" in ratios:
         lines.append(
             f"mogrpo generation throughput / raw model.generate: "

@@ -29,8 +29,11 @@ from bench.common import (
 
 
 # --------------------------------------------------------------------------- workers (one per subprocess)
-def run_mogrpo(s: Settings) -> dict:
-    """Time ``GRPOModule.training_step`` under a Lightning Trainer, as ``mogrpo.train`` runs it."""
+def run_mogrpo(s: Settings, rollout_dtype: str | None = None) -> dict:
+    """Time ``GRPOModule.training_step`` under a Lightning Trainer, as ``mogrpo.train`` runs it; with
+    ``rollout_dtype`` (``grpo.generation.dtype``, e.g. ``auto``) the rollouts run in that dtype and the
+    importance-sampling ratio's statistics are reported."""
+    from dataclasses import replace
     import torch
     from lightning.pytorch import Callback, Trainer
 
@@ -45,6 +48,8 @@ def run_mogrpo(s: Settings) -> dict:
 
         retain_freed_memory()
     grpo = grpo_config(s)
+    if rollout_dtype is not None:
+        grpo = replace(grpo, generation=replace(grpo.generation, dtype=rollout_dtype))
     scorer = make_reward_adapter()
     reward = RewardConfig(aspects=tuple(scorer.aspects), weights=[1.0], aggregation="sum_then_normalize")
     policy, tokenizer = build_policy(model_cfg())
@@ -83,6 +88,12 @@ def run_mogrpo(s: Settings) -> dict:
     out["phases_median_s"] = {  # where a step's time goes
         k.removeprefix("time/"): statistics.median(h[k] for h in timed) for k in timed[0] if k.startswith("time/")
     }
+    out["generation_dtype"] = rollout_dtype
+    out["rollout_dtype"] = str(module.rollout_dtype or next(policy.parameters()).dtype).removeprefix("torch.")
+    is_keys = [k for k in timed[0] if k.startswith("train/is_ratio_") or k.startswith("train/sampling_logp_diff_")]
+    if is_keys:  # rollouts in another dtype: how far the corrected ratio is from 1
+        out["is_ratio"] = {k.removeprefix("train/"): {"min": min(h[k] for h in timed), "median": statistics.median(
+            h[k] for h in timed), "max": max(h[k] for h in timed)} for k in is_keys}  # fmt: skip
     return out
 
 
@@ -209,11 +220,12 @@ def run_generate(s: Settings) -> dict:
 def worker(name: str, s: Settings) -> dict:
     runners = {
         "mogrpo": lambda: run_mogrpo(s),
+        "mogrpo_fast": lambda: run_mogrpo(s, rollout_dtype="auto"),
         "trl": lambda: run_trl(s, gradient_checkpointing=True),
         "trl_no_gc": lambda: run_trl(s, gradient_checkpointing=False),
         "generate": lambda: run_generate(s),
     }
-    if name != "mogrpo" and s.peers_retain_freed_memory:  # the same allocator setting for TRL and generate
+    if not name.startswith("mogrpo") and s.peers_retain_freed_memory:  # the same allocator setting for TRL and generate
         from mogrpo.utils.allocator import retain_freed_memory
 
         retain_freed_memory()

@@ -74,3 +74,18 @@ def test_the_shared_reward(bench):
     assert bench.keyword_length_reward("First, please water it because it is dry.") == pytest.approx(8 / 40 + 3 / 6)
     assert bench.trl_reward([[{"role": "assistant", "content": "please"}], "thank you"]) == [
         pytest.approx(1 / 40 + 1 / 6), pytest.approx(2 / 40 + 1 / 6)]  # fmt: skip
+
+
+def test_the_fastest_rollout_setting_gets_its_own_named_ratios(bench):
+    fast = {**_run(4.0, 120.0), "rollout_dtype": "bfloat16",
+            "is_ratio": {"is_ratio_mean": {"min": 0.99, "median": 1.0, "max": 1.01},
+                         "is_ratio_min": {"min": 0.9, "median": 0.95, "max": 0.97},
+                         "is_ratio_max": {"min": 1.02, "median": 1.05, "max": 1.1}}}  # fmt: skip
+    results = {"mogrpo": _run(6.0, 80.0), "mogrpo_fast": fast, "trl": _run(12.0, 40.0), "trl_no_gc": _run(10.0, 50.0)}
+    r = bench.compare(results)
+    assert r["step_ratio_mogrpo_fast_over_trl"] == pytest.approx(0.4)
+    assert r["step_ratio_mogrpo_fast_over_mogrpo"] == pytest.approx(4 / 6)
+    assert r["mogrpo_fast_rollout_dtype"] == "bfloat16" and r["mogrpo_fast_is_ratio"] == fast["is_ratio"]
+    table = bench.format_table({k: {**v, "min_s": 1, "max_s": 1, "tokens_per_step": 1, "mean_completion_length": 1,
+                                    "mean_generated_width": 1, "peak_rss_mib": 1} for k, v in results.items()}, r)
+    assert "fastest rollouts (bfloat16)" in table and "IS ratio mean 1.000" in table
