@@ -34,6 +34,7 @@ def run_mogrpo(s: Settings, rollout_dtype: str | None = None) -> dict:
     ``rollout_dtype`` (``grpo.generation.dtype``, e.g. ``auto``) the rollouts run in that dtype and the
     importance-sampling ratio's statistics are reported."""
     from dataclasses import replace
+
     import torch
     from lightning.pytorch import Callback, Trainer
 
