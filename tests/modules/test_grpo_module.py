@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -317,3 +318,20 @@ def test_dapo_and_gspo_steps_train(tmp_path, loss_type):
     after = _snapshot(module)
     assert any(not torch.equal(before[n], after[n]) for n in before if "lora_B" in n)
     assert torch.isfinite(torch.tensor(module.history[0]["train/loss"]))
+
+
+def test_batch_scale_under_ddp_divides_by_the_std_over_every_rank(tmp_path, monkeypatch):
+    """scale=batch with two ranks (faked: the other rank's scores are this rank's + 10): the advantages use
+    the std of all 2N rows, as TRL (rewards gathered before the std), not this rank's own."""
+    from mogrpo.grpo import advantages
+
+    module = _module(_cfg(tmp_path, "grpo.scale=batch"), tmp_path)
+    monkeypatch.setattr(module, "_n_ranks", lambda: 2)
+    monkeypatch.setattr(module, "all_gather", lambda t: torch.stack([t, t + 10.0]))
+    scores = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.9, 0.2], [0.3, 0.3, 0.3, 0.3], [0.9, 0.8, 0.1, 0.0]])
+    roll = SimpleNamespace(texts=["a", "b", "c", "d"], lengths=torch.tensor([1, 1, 1, 1]))
+    adv, _, _ = module.step_advantages(scores, roll)
+    every = torch.cat([scores, scores + 10.0])
+    w, G, eps = module.weights, module.config.G, float(module.config.advantage_eps)
+    torch.testing.assert_close(adv, advantages(scores, w, G, module.aggregation, "batch", eps, batch_scores=every))
+    assert not torch.allclose(adv, advantages(scores, w, G, module.aggregation, "batch", eps))
