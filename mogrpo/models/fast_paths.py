@@ -14,7 +14,8 @@ path                        needs
                             ``batch_repeat_interleave``
 ``grouped_logprobs``        the same as ``shared_prompt_prefill``
 ``logits_to_keep``          a forward that takes ``logits_to_keep``
-``merged_lora``             plain LoRA ``Linear`` layers (no DoRA, no LoRA bias)
+``merged_lora``             plain LoRA ``Linear`` layers (no DoRA, no LoRA bias) on a float32,
+                            unsharded base (bf16: the fold would round; FSDP: shard views)
 ==========================  ==============================================================
 
 A path that cannot run logs ONE warning per process naming the path, the reason and the library

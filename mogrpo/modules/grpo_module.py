@@ -8,7 +8,8 @@ One ``training_step`` = one sampled batch of B prompts x G completions (DeepSeek
    ``mogrpo.grpo.shaping``; for ``constrained`` the constrained aspect is weighted by the Lagrange
    multiplier, as scalarised rewards or advantages (``mogrpo.grpo.constraint``), updated by dual ascent);
 4. old log-probs (only when ``num_iterations > 1``) and reference log-probs (only when beta > 0,
-   the same model with its adapters disabled);
+   the same model with its adapters disabled); rollouts in another dtype (``grpo.generation.dtype``)
+   are reweighted by the truncated importance ratio (mogrpo/modules/rollout_correction.py);
 5. ``num_iterations`` optimiser steps, each accumulating micro-batches of ``micro_batch_size``
    completions, with clipped gradients and a linear warm-up schedule.
 
@@ -53,6 +54,8 @@ from mogrpo.modules.rollout_correction import RolloutCorrection
 from mogrpo.modules.schedules import linear_warmup
 from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
 from mogrpo.modules.strategy_ops import clip_gradient_norm, step_tokens
+from mogrpo.utils.distributed import gather_rows
+from mogrpo.utils.precision import resolve_rollout_dtype
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +150,6 @@ class GRPOModule(LightningModule):
         cols, w = with_penalties(scores, self.weights, self.shaping, pens)
         every = None  # scale=batch under DDP: the std over every rank's rows, as TRL (rewards gathered first)
         if g.scale == "batch" and self._n_ranks() > 1:
-            from mogrpo.utils.distributed import gather_rows
-
             every = gather_rows(cols.float().to(self.device), self.all_gather, self._n_ranks()).cpu()
         if self.constrained:
             c = self.constraint
@@ -166,8 +167,6 @@ class GRPOModule(LightningModule):
     def rollout_dtype(self) -> torch.dtype | None:
         """The dtype rollouts run in (``grpo.generation.dtype`` resolved once, logged; None = the policy's own)."""
         if self._rollout_dtype is None:
-            from mogrpo.utils.precision import resolve_rollout_dtype
-
             own = next(p for n, p in self.policy.named_parameters() if "lora_" not in n).dtype
             self._rollout_dtype = (resolve_rollout_dtype(self.config.generation.dtype, own, self.device.type),)
         return self._rollout_dtype[0]
