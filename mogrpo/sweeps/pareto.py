@@ -190,6 +190,7 @@ def pareto_report(jobs: Sequence[Job], out_dir: str | Path, ref: str | Sequence[
     finished job and no soup has per-aspect means. ``ref``: the reference point (``"0,0,0,0"``; one number
     for every aspect; default 0 everywhere)."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     aspects, runs, base = run_points(jobs)
     soup_list, soup_base = soup_points(soups)
     if not aspects and soup_list:
