@@ -95,6 +95,7 @@ def pareto_fields(result: Mapping[str, Any]) -> dict[str, Any]:
     - ``pareto/base/<aspect>``    the base policy's mean on the same prompts
     - ``pareto/weight/<aspect>``  the aspect weights of ``reward.weights`` (the start of a schedule)
     - ``pareto/split``            which split the means are of (``heldout`` or ``validation``)
+    - ``pareto/soup_lambda/<i>``  a soup's (``python -m mogrpo.soup``) coefficient of its i-th adapter
     """
     fields: dict[str, Any] = {}
     for aspect, row in (result.get("aspects") or {}).items():
@@ -104,6 +105,8 @@ def pareto_fields(result: Mapping[str, Any]) -> dict[str, Any]:
                 fields[key] = float(value)
     for aspect, w in (result.get("weights") or {}).items():
         fields[f"pareto/weight/{aspect}"] = float(w)
+    for i, lam in enumerate((result.get("soup") or {}).get("coefficients") or []):
+        fields[f"pareto/soup_lambda/{i}"] = float(lam)
     if fields:
         fields["pareto/split"] = str(result.get("split") or "heldout")
     return fields

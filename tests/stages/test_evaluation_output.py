@@ -22,6 +22,8 @@ def test_pareto_fields_have_stable_names():
     base_only = pareto_fields({"aspects": {"safety": {"base": 0.4, "aligned": None}}})
     assert base_only["pareto/safety"] == 0.4 and base_only["pareto/split"] == "heldout"
     assert pareto_fields({}) == {}
+    soup = pareto_fields({**RESULT, "soup": {"adapters": ["a", "b"], "coefficients": [0.75, 0.25]}})
+    assert soup["pareto/soup_lambda/0"] == 0.75 and soup["pareto/soup_lambda/1"] == 0.25
 
 
 def test_the_eval_run_summary_holds_the_pareto_point(offline_wandb, monkeypatch):
