@@ -173,15 +173,18 @@ def plot_pareto(path: Path, aspects: Sequence[str], runs: Sequence[ParetoPoint],
 
 
 def _table(points: Sequence[ParetoPoint], masks: Mapping[str, Sequence[bool]], aspects: Sequence[str]) -> str:
-    index = {id(p): (kind, i) for kind, ps in (("run", [p for p in points if p.kind == "run"]),
-                                               ("soup", [p for p in points if p.kind == "soup"]))
-             for i, p in enumerate(ps)}  # fmt: skip
+    """One row per point; ``on the front`` among the points of its kind (``masks[kind]``, in point order) and,
+    with soups, among all points (``masks["all"]``)."""
+    seen: dict[str, int] = {}
+    joint = masks.get("all")
     rows = []
-    for p in points:
-        kind, i = index[id(p)]
-        on = masks.get(kind, [])
-        rows.append([p.kind, p.label, *[fmt(p.values[a]) for a in aspects], "yes" if on and on[i] else "", str(p.n)])
-    return render_table(["kind", "point", *aspects, "on the front", "seeds"], rows)
+    for j, p in enumerate(points):
+        i = seen[p.kind] = seen.get(p.kind, -1) + 1
+        on = masks.get(p.kind, [])
+        row = [p.kind, p.label, *[fmt(p.values[a]) for a in aspects], "yes" if i < len(on) and on[i] else ""]
+        rows.append(row + (["yes" if joint[j] else ""] if joint else []) + [str(p.n)])
+    header = ["kind", "point", *aspects, "on its front", *(["on the joint front"] if joint else []), "seeds"]
+    return render_table(header, rows)
 
 
 def pareto_report(jobs: Sequence[Job], out_dir: str | Path, ref: str | Sequence[float] | None = None,

@@ -68,6 +68,8 @@ def test_soups_join_the_plots_and_get_their_own_front(tmp_path):
     assert out["fronts"]["soup"]["front"] == ["soup 0.0", "soup 0.5", "soup 1.0"]
     # together: the soup (0.7, 0.7) dominates the run (0.6, 0.6)
     assert "w=1/1" not in out["fronts"]["all"]["front"] and "soup 0.5" in out["fronts"]["all"]["front"]
+    md = out["markdown"].read_text()
+    assert "| run | w=1/1 | 0.600 | 0.600 | yes |  | 1 |" in md  # on the runs' front, not on the joint one
 
 
 def test_the_summarize_command_writes_pareto_md_and_png(tmp_path, capsys):
