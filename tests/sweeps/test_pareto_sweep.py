@@ -48,9 +48,8 @@ def _weights(job, tmp_path) -> list[float]:
 def test_the_default_sweep_is_the_simplex_grid(tmp_path):
     jobs = _jobs(tmp_path)
     assert len(jobs) == 10  # 4 aspects, levels 2
-    weights = [_weights(j, tmp_path) for j in jobs]
-    assert weights[0] == [1.0, 0.0, 0.0, 0.0] and weights[-1] == [0.0, 0.0, 0.0, 1.0]
-    assert all(sum(w) == pytest.approx(1.0) for w in weights)
+    assert jobs[1][0] == "reward.weights={politeness:0.5,meaningfulness:0.5,actionability:0,safety:0}"
+    assert _weights(jobs[0], tmp_path) == [1.0, 0.0, 0.0, 0.0] and _weights(jobs[-1], tmp_path) == [0, 0, 0, 1.0]
 
 
 def test_a_user_list_and_threshold_sweep(tmp_path):
@@ -91,14 +90,12 @@ SMOKE = [
     "grpo.max_steps=2", "data=builtin", "reward_data.max_rows=64", "grpo.G=2", "grpo.batch_size=4",
     "grpo.generation.max_new_tokens=8", "grpo.checkpoint_every=0", "grpo.log_completions_every=0",
     "eval.max_prompts=4", "eval.batch_size=4", "eval.decoding.max_new_tokens=8", "trainer.enable_progress_bar=false",
-    "pareto.weights=[[1,0,0,0],[0,0,0,1]]",
+    "pareto.weights=[[1,0,0,0],[0,0,0,1]]", "logger=none",
 ]  # fmt: skip
 
 
 @pytest.mark.slow
 def test_the_smoke_sweep_and_its_pareto_summary(tmp_path):
-    from helpers import offline_runs, read_wandb_run
-
     from mogrpo.models.loading import default_cache_dir
 
     env, log_dir = _env(tmp_path), tmp_path / "logs"
@@ -111,11 +108,7 @@ def test_the_smoke_sweep_and_its_pareto_summary(tmp_path):
     history = [json.loads(line) for line in (jobs[1] / "history.jsonl").read_text().splitlines()]
     assert [h["train/weight/safety"] for h in history] == [1.0, 1.0]  # the active weights, every step
     assert history[0]["train/weight/politeness"] == 0.0
-    (eval_run,) = [r for r in map(read_wandb_run, offline_runs(jobs[1])) if r["run"]["job_type"] == "eval"]
-    summary = eval_run["summary"]["summary"]
-    ev = json.loads((jobs[1] / "summary.json").read_text())["eval"]
-    assert summary["pareto/safety"] == pytest.approx(ev["aspects"]["safety"]["aligned"])
-    assert summary["pareto/weight/safety"] == 1.0 and summary["pareto/weight/politeness"] == 0.0
+    # (the eval runs' pareto/... W&B summary fields: tests/stages/test_evaluation_output.py reads them back)
 
     out = tmp_path / "summary"
     done = _run(["-m", "mogrpo.summarize", str(sweep), "--out", str(out), "--pareto-ref", "0,0,0,0"], env, 120)
