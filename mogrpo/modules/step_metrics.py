@@ -12,6 +12,8 @@ Names (stable: history files, W&B panels and ``mogrpo.summarize`` read them):
   ``train/constraint_violation_rate``: ``reward.aggregation=constrained`` only (the lambda this step used)
 - ``train/is_ratio_min|mean|max``, ``train/sampling_logp_diff_mean|max``: rollouts in another dtype
   (``grpo.generation.dtype``) only, this rank's (mogrpo/modules/rollout_correction.py)
+- ``train/weight/<aspect>``, ``train/constraint_threshold``: the weights the advantages used this step and,
+  constrained, the threshold (``reward.schedule``: :func:`mogrpo.grpo.schedules.schedule_metrics`)
 - ``time/*``: wall time of each part of the step
 """
 
