@@ -42,11 +42,11 @@ def _policy(tmp_path, dtype: str, rel: float = 2e-3, hidden: int = 128):
     return model.train(), tok
 
 
-def _rollout(model, tok, G=4, tokens=16, **kwargs):
+def _rollout(model, tok, G=4, tokens=16, temperature=1.0, fast_sampling=True, **kwargs):
     ids, mask, _ = encode_prompts(tok, chat_prompts(tok, PROMPTS), 64)
     torch.manual_seed(1)
-    return generate_group(model, tok, ids, mask, G, {"max_new_tokens": tokens, "temperature": 1.0},
-                          return_logprobs=True, **kwargs)  # fmt: skip
+    gen = {"max_new_tokens": tokens, "temperature": temperature, "fast_sampling": fast_sampling}
+    return generate_group(model, tok, ids, mask, G, gen, return_logprobs=True, **kwargs)
 
 
 def test_bf16_sampler_logprobs_equal_the_updates(tmp_path):
@@ -92,12 +92,15 @@ def test_rollouts_in_another_dtype_cast_the_whole_model_and_restore_it_bit_exact
     assert 0 < gap.mean() < 0.1  # lower precision: close, not equal (importance sampling corrects the rest)
 
 
-@pytest.mark.parametrize("G", [1, 3])
-def test_float32_sampler_logprobs_equal_the_updates_exactly(tmp_path, G):
+@pytest.mark.parametrize(("G", "temperature", "fast_sampling"), [(1, 1.0, True), (3, 1.0, True), (3, 0.7, False)])
+def test_float32_sampler_logprobs_equal_the_updates_exactly(tmp_path, G, temperature, fast_sampling):
+    """The recorder sees the raw logits (before HF's temperature warper, in both sampling paths) and applies
+    the temperature itself, as the update does."""
     model, tok = _policy(tmp_path, "float32", rel=0.05, hidden=32)
-    roll = _rollout(model, tok, G=G, tokens=8)
+    roll = _rollout(model, tok, G=G, tokens=8, temperature=temperature, fast_sampling=fast_sampling)
+    assert ("fast_sampling" in roll.fast_paths) is fast_sampling
     T = roll.completion_ids.shape[1]
-    update = token_logprobs(model, roll.input_ids, roll.attention_mask, T).detach()
+    update = token_logprobs(model, roll.input_ids, roll.attention_mask, T, temperature).detach()
     m = roll.completion_mask.bool()
     torch.testing.assert_close(roll.logprobs[m], update[m], atol=1e-4, rtol=1e-4)
 
