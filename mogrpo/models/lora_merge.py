@@ -10,13 +10,13 @@ representable and every entry of ``s B A`` below half a bf16 ulp of W rounds bac
 ``|dW| / |W|`` = 1e-3 most of the adapter's effect is lost), so the sampler would be close to the
 base model while the update trains the adapter. So a low-precision base is NOT folded (by default):
 generation runs the adapter path, the very computation the update differentiates. Chosen by
-measurement (tests/models/test_rollout_parity.py's model: bf16, d=128, |dW|/|W| = 2e-3, 8 x 16
+measurement (tests/models/test_lora_merge.py's model: bf16, d=128, |dW|/|W| = 2e-3, 8 x 16
 sampled tokens): mean |log pi_sampler - log pi_update| 0.042 with the bf16 merge, 0.042 with a
 float32 merged copy run as one float32 matmul per layer (exact W + dW, but the update itself
 computes bf16 W x + dW x, whose rounding is as large as the adapter's effect here), 0.008 with the
 adapter path. Speed on a 4-layer d=512 bf16 model, 2-core EPYC (avx512_bf16), 8 rows x 32 tokens:
-adapter path 1.45 s per generate, bf16 merge 1.31 s, float32 copy 1.19 s: the parity is worth
-the ~10 %.
+adapter path 1.45 s per generate, bf16 merge 1.31 s, float32 copy 1.19 s (a shared, busy machine:
+rough numbers); the parity is worth the ~10 %.
 """
 
 from __future__ import annotations
