@@ -31,7 +31,15 @@ from mogrpo.models.value_head import ValueHead, hidden_size, logprobs_and_values
 from mogrpo.modules.grpo_module import GRPOModule
 from mogrpo.modules.sampled_step import finish_step, sample_and_score
 from mogrpo.modules.schedules import linear_warmup
-from mogrpo.ppo import explained_variance, gae, kl_shaped_rewards, masked_mean, masked_whiten, ppo_policy_loss, value_loss
+from mogrpo.ppo import (
+    explained_variance,
+    gae,
+    kl_shaped_rewards,
+    masked_mean,
+    masked_whiten,
+    ppo_policy_loss,
+    value_loss,
+)
 
 
 class PPOModule(GRPOModule):
