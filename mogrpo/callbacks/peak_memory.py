@@ -2,8 +2,9 @@
 
 Sampled after every training batch: the process's resident set (``/proc/self/statm``; the process-wide
 ``ru_maxrss`` would not do, since a multirun's jobs share one process and an earlier job's peak would stay)
-and, on CUDA, ``torch.cuda.max_memory_allocated`` (reset when training starts). Each row of the module's
-``history`` gets ``memory/rss_mib`` (and ``memory/cuda_peak_mib``); :attr:`peak` holds the maxima.
+and, on CUDA, ``torch.cuda.max_memory_allocated`` (reset when training starts); :attr:`peak` holds the maxima
+(the stage's ``summary.json``: ``peak_memory_mib``). The history rows stay as they were: a resumed run's
+rows must equal the first run's.
 """
 
 from __future__ import annotations
@@ -43,6 +44,3 @@ class PeakMemory(Callback):
         for key, value in now.items():
             if value is not None:
                 self.peak[key] = max(self.peak.get(key, 0.0), round(value, 1))
-        history = getattr(pl_module, "history", None)
-        if history:
-            history[-1].update({f"memory/{k}": v for k, v in now.items() if v is not None})
