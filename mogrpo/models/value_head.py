@@ -4,7 +4,7 @@ The choice (documented in :class:`mogrpo.configs.method.PPOConfig`): no second n
 ``Linear(hidden_size, 1)`` (``hidden_size + 1`` parameters: 577 on SmolLM2-135M, 897 on Qwen2.5-0.5B)
 read from the same forward pass that gives the log-probs, so the critic shares the LoRA-adapted trunk
 (as TRL's ``AutoModelForCausalLMWithValueHead``) and costs no extra forward, no second copy of the
-weights and only a ``[N, T]`` tensor of activations. The head starts at zero (V = 0 for every state),
+weights and only a ``[N, T]`` tensor of activations (the LM head runs on the completion positions only). The head starts at zero (V = 0 for every state),
 so the first advantages are the plain returns.
 """
 
@@ -37,6 +37,18 @@ def hidden_size(model) -> int:
     return int(getattr(config, "hidden_size", None) or config.get_text_config().hidden_size)
 
 
+def _trunk_and_head(model):
+    """(the decoder stack, the LM head) of a (peft-wrapped) causal LM, or None when the model's logits are more
+    than ``lm_head(last hidden state)`` (e.g. Gemma's soft-capping) or its parts are not exposed."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+        return None
+    get_decoder, get_head = getattr(base, "get_decoder", None), getattr(base, "get_output_embeddings", None)
+    trunk, head = (get_decoder() if get_decoder else None), (get_head() if get_head else None)
+    return (trunk, head) if trunk is not None and head is not None else None
+
+
 def logprobs_and_values(
     model, head: ValueHead, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int,
     temperature: float = 1.0, return_entropy: bool = False,
@@ -45,13 +57,21 @@ def logprobs_and_values(
 
     Position t's hidden state is the state before completion token t + 1 is drawn; as for the logits, the
     value of the state that draws completion token t is read at position ``L - T - 1 + t``. Left padding:
-    position ids from the mask, as :func:`~mogrpo.models.logprobs.token_logprobs`.
+    position ids from the mask, as :func:`~mogrpo.models.logprobs.token_logprobs`. The decoder stack runs once
+    and the LM head only on the last T + 1 positions (as ``logits_to_keep``); a model whose logits are not
+    ``lm_head(h)`` falls back to ``output_hidden_states`` (every layer's states kept for the pass).
     """
     position_ids = (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
     kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
-    out = model(**kwargs, use_cache=False, output_hidden_states=True)
-    logits = out.logits[:, -(T + 1) : -1]
-    values = head(out.hidden_states[-1][:, -(T + 1) : -1])
+    parts = _trunk_and_head(model)
+    if parts is not None:
+        trunk, lm_head = parts
+        hidden = trunk(**kwargs, use_cache=False).last_hidden_state[:, -(T + 1) : -1]
+        logits = lm_head(hidden)
+    else:
+        out = model(**kwargs, use_cache=False, output_hidden_states=True)
+        logits, hidden = out.logits[:, -(T + 1) : -1], out.hidden_states[-1][:, -(T + 1) : -1]
+    values = head(hidden)
     result = logprobs_from_logits(logits, input_ids[:, -T:], temperature, return_entropy)
     if return_entropy:
         return result[0], values, result[1]

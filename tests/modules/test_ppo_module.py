@@ -66,7 +66,27 @@ def test_the_value_head_reads_the_forward_that_gives_the_logprobs(tmp_path):
     ids = torch.tensor([[0, 5, 6, 7, 8], [9, 10, 11, 12, 13]])
     mask = torch.tensor([[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]])
     torch.nn.init.normal_(module.value_head.linear.weight)
+    with torch.no_grad():  # LoRA B starts at 0: move it, so the check sees whether the adapters are on
+        for name, p in module.policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.5)
     module.policy.eval()
     logp, values = logprobs_and_values(module.policy, module.value_head, ids, mask, 2)
     torch.testing.assert_close(logp, token_logprobs(module.policy, ids, mask, 2))
+    with module.policy.disable_adapter():
+        assert not torch.allclose(logp, token_logprobs(module.policy, ids, mask, 2))  # the adapters count
     assert values.shape == (2, 2) and values.abs().sum() > 0
+
+
+def test_the_fallback_through_output_hidden_states_gives_the_same_numbers(tmp_path, monkeypatch):
+    import mogrpo.models.value_head as vh
+
+    module = _module(tmp_path)
+    torch.nn.init.normal_(module.value_head.linear.weight)
+    module.policy.eval()
+    ids, mask = torch.tensor([[0, 5, 6, 7, 8]]), torch.tensor([[0, 1, 1, 1, 1]])
+    assert vh._trunk_and_head(module.policy) is not None  # the fast path on a Llama
+    fast = logprobs_and_values(module.policy, module.value_head, ids, mask, 3)
+    monkeypatch.setattr(vh, "_trunk_and_head", lambda model: None)
+    slow = logprobs_and_values(module.policy, module.value_head, ids, mask, 3)
+    torch.testing.assert_close(fast, slow)
