@@ -35,6 +35,9 @@ def test_safetybench_accuracy_per_category_and_helpsteer2_scored_per_aspect(tmp_
     assert sb["aligned"]["accuracy"] == pytest.approx(3 / 4)
     assert sb["aligned"]["by_category"]["Physical Health"] == {"accuracy": 0.5, "n": 2}
     assert sb["aligned_predictions"] == {"0": 1, "1": 1, "2": 1, "3": 1}
+    metrics = ev.eval_metrics(out)  # what W&B gets
+    assert metrics["eval/safetybench/aligned/accuracy"] == pytest.approx(3 / 4)
+    assert metrics["eval/safetybench/base/Physical Health"] == pytest.approx(0.5)
     table = out["sets"]["helpsteer2"]
     assert table["n"] == 3 and set(table["aspects"]) == {"politeness", "meaningfulness", "actionability", "safety"}
 
