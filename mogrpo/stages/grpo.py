@@ -1,5 +1,8 @@
 """The GRPO stage: prompts -> frozen reward regressor -> LoRA policy -> Lightning fit -> adapter.
 
+The policy stage of every ``method`` (GRPO, PPO or DPO: :mod:`mogrpo.stages.methods` builds the module and,
+for offline DPO, the pairs); the summary keeps the key ``grpo`` and adds ``method`` and ``peak_memory_mib``.
+
 Writes into the run dir: ``adapter/`` (peft ``save_pretrained``), ``history.jsonl`` (one line
 of metrics per sampled batch) and every ``grpo.checkpoint_every`` steps ``checkpoints/step_<n>/``
 (``resume=auto`` continues from the newest: mogrpo/utils/checkpoint.py). Under DDP only global
@@ -85,7 +88,8 @@ def grpo_callbacks(cfg: DictConfig) -> list[Callback]:
 
 
 def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
-    """Train LoRA adapters with GRPO; returns steps, final metrics, adapter path and wall time."""
+    """Train LoRA adapters with the configured method (GRPO by default); returns steps, final metrics, adapter
+    path, the method's budget and cost, and wall time."""
     from hydra.utils import instantiate
 
     from mogrpo.callbacks.peak_memory import PeakMemory
