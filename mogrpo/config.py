@@ -103,12 +103,21 @@ def check_eval_split(cfg: DictConfig, evaluation: EvalConfig) -> None:
         )
 
 
+def check_schedule_steps(reward: RewardConfig, grpo: GRPOConfig) -> None:
+    """``reward.schedule`` starts before it ends (``end_step``, else ``grpo.max_steps``)."""
+    s = reward.schedule
+    if s.kind != "constant" and s.end(grpo.max_steps) <= s.start_step:
+        raise ConfigError("reward.schedule.start_step", f"{s.start_step} is not before the schedule's end step "
+                          f"{s.end(grpo.max_steps)} (reward.schedule.end_step, else grpo.max_steps)")  # fmt: skip
+
+
 def check_config(cfg: DictConfig) -> TrainConfig:
     """Validate the composed ``train`` config (cheap; loads nothing); returns its root settings."""
     run = TrainConfig.of(cfg)
     RewardConfig.of(cfg)
     if run.trains_policy:
         grpo = GRPOConfig.of(cfg)
+        check_schedule_steps(RewardConfig.of(cfg), grpo)
         check_warm_start_data(grpo.warm_start, cfg)
         MethodConfig.of(cfg).check_budget(grpo.G, grpo.batch_size)  # method=grpo|ppo|dpo, on grpo's budget
         check_lora(ModelConfig.of(cfg))

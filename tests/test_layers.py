@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mogrpo"
 #: rank -> the packages / modules of that layer, highest first. Two units of one rank are peers: neither
 #: imports the other (models know no metric, metrics no model).
 LAYERS: dict[int, tuple[str, ...]] = {
-    9: ("mogrpo.train", "mogrpo.evaluate", "mogrpo.score", "mogrpo.summarize"),  # entry points
+    9: ("mogrpo.train", "mogrpo.evaluate", "mogrpo.score", "mogrpo.summarize", "mogrpo.soup"),  # entry points
     8: ("mogrpo.stages", "mogrpo.sweeps"),  # wiring: read the config tree, build and run
     7: ("mogrpo.config",),  # the checks that span several config groups
     6: ("mogrpo.modules", "mogrpo.callbacks", "mogrpo.warm_start", "mogrpo.reports"),

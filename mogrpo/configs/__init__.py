@@ -5,14 +5,16 @@ config group       dataclass                               read by
 =================  ======================================  =========================================
 ``grpo``           :class:`GRPOConfig` (+ shaping,         :class:`mogrpo.modules.grpo_module.GRPOModule`
                    warm_start, clip, kl, generation)
-``method``         :class:`MethodConfig` (+ ppo, dpo)   the policy stage (GRPO, PPO or DPO module)
-``reward``         :class:`RewardConfig`                   the GRPO module, the reward and eval stages
+``method``         :class:`MethodConfig` (+ ppo, dpo)      the policy stage (GRPO, PPO or DPO module)
+``reward``         :class:`RewardConfig` (+ constraint,     the GRPO module, the reward and eval stages
+                   ensemble, schedule)
 ``eval``           :class:`EvalConfig`                     :mod:`mogrpo.stages.evaluation`
 ``model``          :class:`ModelConfig`                    :func:`mogrpo.models.policy.build_policy`
 ``reward_model``   :class:`RewardModelConfig`              :mod:`mogrpo.stages.reward`
 ``data``           :class:`DataConfig`                     :mod:`mogrpo.stages.inputs`
 ``reward_data``    :class:`RewardDataConfig`               :func:`mogrpo.data.labelled.load_labelled`
 root keys          :class:`TrainConfig`, :class:`EvaluateConfig`, :class:`ScoreConfig`   the entry points
+``soup``           :class:`~mogrpo.configs.soup.SoupConfig`  ``python -m mogrpo.soup``
 =================  ======================================  =========================================
 
 ``Config.of(cfg)`` reads one from the composed config and ``Config.from_node(node, key)`` from a node; a bad

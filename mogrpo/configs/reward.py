@@ -8,11 +8,12 @@ stage's ranking checks and the evaluation use. The math is in :mod:`mogrpo.grpo.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mogrpo.configs.base import Config, as_tuple, check_choice, is_number, option
+from mogrpo.configs.schedule import ScheduleConfig
 from mogrpo.errors import ConfigError
 
 AGGREGATIONS = ("sum_then_normalize", "normalize_then_sum")
@@ -80,6 +81,8 @@ class RewardConfig(Config):
                               "(the constraint's aspect as a Lagrangian constraint)")
     constraint: ConstraintConfig = option(help="used when aggregation=constrained", config=ConstraintConfig)
     ensemble: EnsembleConfig = option(help="a conservative ensemble of reward models", config=EnsembleConfig)
+    schedule: ScheduleConfig = option(help="the weights / the constraint threshold as functions of the step "
+                                      "(mogrpo/grpo/schedules.py)", config=ScheduleConfig)
 
     def __post_init__(self):
         object.__setattr__(self, "aspects", as_tuple(self.aspects))
@@ -102,11 +105,37 @@ class RewardConfig(Config):
                 raise ConfigError("constraint.threshold", f"must be in [0, 1], got {c.threshold}")
             for key in ("lambda_init", "lambda_lr"):
                 _non_negative(f"constraint.{key}", getattr(c, key))
+        self._check_schedule(aspects)
+
+    def _check_schedule(self, aspects: list[str]) -> None:
+        """``schedule.final_weights`` parsed like the weights (a left-out aspect keeps its start weight)."""
+        s = self.schedule
+        if s.final_threshold is not None and not self.constrained:
+            raise ConfigError("schedule.final_threshold", "only applies with aggregation=constrained (the threshold "
+                              f"of the constraint), got aggregation={self.aggregation}")  # fmt: skip
+        if s.final_weights is None:
+            return
+        final = s.final_weights
+        if isinstance(final, Mapping):
+            final = {**self.weights, **final}
+        try:
+            values = _weight_list(final, aspects)
+        except ConfigError as err:
+            raise ConfigError("schedule.final_weights", err.message) from None
+        if all(w == 0 for w in values) and not self.constrained:
+            raise ConfigError("schedule.final_weights", "all final weights are 0: the reward would carry no signal")
+        object.__setattr__(self, "schedule", replace(s, final_weights=dict(zip(aspects, values))))
 
     @property
     def weight_list(self) -> list[float]:
         """The weights in aspect order."""
         return [self.weights[a] for a in self.aspects]
+
+    @property
+    def final_weight_list(self) -> list[float]:
+        """The weights the schedule ends at, in aspect order (the weights when it does not move them)."""
+        final = self.schedule.final_weights
+        return [final[a] for a in self.aspects] if final is not None else self.weight_list
 
     @property
     def constrained(self) -> bool:

@@ -8,4 +8,5 @@
   the aggregate ranking rates
 - :mod:`~mogrpo.metrics.diversity`, :mod:`~mogrpo.metrics.alarms`, :mod:`~mogrpo.metrics.acceptance`
 - :mod:`~mogrpo.metrics.results`      reading the numbers back out of an eval.json / summary.json
+- :mod:`~mogrpo.metrics.pareto`       non-dominated filtering and the exact hypervolume (all aspects maximised)
 """

@@ -45,6 +45,7 @@ from mogrpo.grpo import (
     with_penalties,
 )
 from mogrpo.grpo.loss import micro_batch_weight
+from mogrpo.grpo.schedules import schedule_metrics, scheduled
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, encode_prompts
@@ -93,7 +94,8 @@ class GRPOModule(LightningModule):
             raise ValueError(
                 f"reward.aspects {self.aspects} differ from the regressor's aspects {list(regressor.aspects)}"
             )
-        self.weights = reward.weight_list
+        self.weights = reward.weight_list  # the active ones: reward.schedule moves them each step
+        self.threshold = float(reward.constraint.threshold) if reward.constrained else None
         self.aggregation = reward.aggregation
         self.constrained = reward.constrained
         self.constraint = reward.constraint if self.constrained else None
@@ -220,6 +222,7 @@ class GRPOModule(LightningModule):
         G = g.G
         prompts = [row["prompt"] for row in batch]
         B = len(prompts)
+        self.weights, self.threshold = scheduled(self.reward, int(self.global_step), g.max_steps)  # reward.schedule
 
         # 1. rollout: the policy answers the chat messages (multi-turn prompts turn by turn); the
         #    reward regressor reads the plain prompt text
@@ -261,13 +264,14 @@ class GRPOModule(LightningModule):
         scores, rewards = every["scores"], every["rewards"]
         timings = {"score_s": score_s, "logprob_s": logprob_s, "update_s": update_s}
         metrics = step_metrics(self.aspects, every, update, roll, timings)
+        metrics.update(schedule_metrics(self.aspects, self.current_weights()[0], self.threshold))
 
         # 7. dual ascent on the Lagrange multiplier, from the constraint over every rank's completions
         if self.constrained:
-            c = constraint_stats(scores[:, self.constraint_index], float(self.constraint.threshold))
+            c = constraint_stats(scores[:, self.constraint_index], self.threshold)
             metrics.update(constraint_metrics(self.lagrange_multiplier, c))
             self.lagrange_multiplier = update_lagrange_multiplier(
-                self.lagrange_multiplier, c["value"], float(self.constraint.threshold), float(self.constraint.lambda_lr)
+                self.lagrange_multiplier, c["value"], self.threshold, float(self.constraint.lambda_lr)
             )
         self.log_dict({k: v for k, v in metrics.items() if k in PROG_BAR}, on_step=True, on_epoch=False,
                       prog_bar=True, batch_size=B)

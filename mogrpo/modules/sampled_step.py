@@ -3,7 +3,7 @@
 :func:`sample_and_score` is steps 1-3 of :class:`~mogrpo.modules.grpo_module.GRPOModule`'s step (the
 rollout of ``G`` answers per prompt, the frozen regressor's ``[N, K]`` scores, the aggregate reward
 with the shaping penalties), with the module's own helpers; :func:`finish_step` is its step 6
-(statistics over every rank, the metric names of :mod:`mogrpo.modules.step_metrics`, ``log_dict``,
+(statistics over every rank, the ``reward.schedule`` weights of the step, the metric names of :mod:`mogrpo.modules.step_metrics`, ``log_dict``,
 ``history``, ``last_rollout``). The methods differ only in what lies between: how the reward
 becomes a loss.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from mogrpo.grpo import weighted_reward
+from mogrpo.grpo.schedules import schedule_metrics, scheduled
 from mogrpo.modules.step_metrics import PROG_BAR, gather_statistics, step_metrics
 
 
@@ -37,6 +38,8 @@ class SampledBatch:
 def sample_and_score(module, batch: list[dict]) -> SampledBatch:
     """Rollout, reward and aggregate, as GRPO's step does (``module`` is a GRPOModule or a subclass)."""
     G = module.config.G
+    # reward.schedule, by sampled batch (PPO's global_step counts its optimiser steps; grpo.max_steps counts batches)
+    module.weights, module.threshold = scheduled(module.reward, len(module.history), module.config.max_steps)
     prompts = [row["prompt"] for row in batch]
     roll, n_truncated = module.rollout([row.get("messages") or row["prompt"] for row in batch])
     user_prompts = [p for p in prompts for _ in range(G)]
@@ -55,7 +58,8 @@ def finish_step(module, s: SampledBatch, adv: torch.Tensor, update: dict[str, fl
     ``adv`` is one number per answer ``[N]`` (the advantage or the weight the method gave it)."""
     every = gather_statistics(module, module._n_ranks(), s.scores, s.rewards, s.roll, adv, s.n_prompts_truncated,
                               update, s.shaped, s.diagnostics)  # fmt: skip
-    metrics = {**step_metrics(module.aspects, every, update, s.roll, s.timings), **extra}
+    metrics = {**step_metrics(module.aspects, every, update, s.roll, s.timings), **extra,
+               **schedule_metrics(module.aspects, module.current_weights()[0], module.threshold)}
     B = len(s.user_prompts) // module.config.G
     module.log_dict({k: v for k, v in metrics.items() if k in PROG_BAR}, on_step=True, on_epoch=False,
                     prog_bar=True, batch_size=B)  # fmt: skip

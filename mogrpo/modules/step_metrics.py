@@ -10,6 +10,8 @@ Names (stable: history files, W&B panels and ``mogrpo.summarize`` read them):
 - ``train/reward_ensemble_std``: with ``reward.ensemble``, the mean spread of the regressors' scores
 - ``train/lagrange_multiplier``, ``train/constraint_mean``, ``train/constraint_slack``,
   ``train/constraint_violation_rate``: ``reward.aggregation=constrained`` only (the lambda this step used)
+- ``train/weight/<aspect>``, ``train/constraint_threshold``: the weights the advantages used this step and,
+  constrained, the threshold (``reward.schedule``: :func:`mogrpo.grpo.schedules.schedule_metrics`)
 - ``time/*``: wall time of each part of the step
 """
 

@@ -1,5 +1,6 @@
 """What the evaluation stage writes and logs: ``samples.jsonl`` (one line per set and prompt),
-``eval.json``, and the flat ``eval/...`` scalars sent to the experiment logger."""
+``eval.json``, the flat ``eval/...`` scalars sent to the experiment logger, and the run's point on the
+Pareto front as W&B summary fields (``pareto/...``, :func:`pareto_fields`)."""
 
 from __future__ import annotations
 
@@ -92,9 +93,35 @@ def eval_metrics(result: Mapping[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def pareto_fields(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's point on the Pareto front, W&B summary fields with stable names (README, "The dashboard"):
+
+    - ``pareto/<aspect>``         the aligned policy's mean score on the evaluated split (held-out prompts by
+      default; the base policy's when no adapter was evaluated): the point a sweep's front is drawn from
+    - ``pareto/base/<aspect>``    the base policy's mean on the same prompts
+    - ``pareto/weight/<aspect>``  the aspect weights of ``reward.weights`` (the start of a schedule)
+    - ``pareto/split``            which split the means are of (``heldout`` or ``validation``)
+    - ``pareto/soup_lambda/<i>``  a soup's (``python -m mogrpo.soup``) coefficient of its i-th adapter
+    """
+    fields: dict[str, Any] = {}
+    for aspect, row in (result.get("aspects") or {}).items():
+        point = row.get("aligned") if row.get("aligned") is not None else row.get("base")
+        for key, value in ((f"pareto/{aspect}", point), (f"pareto/base/{aspect}", row.get("base"))):
+            if isinstance(value, int | float) and value == value:
+                fields[key] = float(value)
+    for aspect, w in (result.get("weights") or {}).items():
+        fields[f"pareto/weight/{aspect}"] = float(w)
+    for i, lam in enumerate((result.get("soup") or {}).get("coefficients") or []):
+        fields[f"pareto/soup_lambda/{i}"] = float(lam)
+    if fields:
+        fields["pareto/split"] = str(result.get("split") or "heldout")
+    return fields
+
+
 def log_results(cfg, result: Mapping[str, Any], out_dir: Path, plots: Sequence[str]) -> None:
-    """Metrics, the per-aspect table and the PNGs to the experiment logger (W&B: table + images)."""
-    from mogrpo.callbacks import log_eval_table, log_image
+    """Metrics, the per-aspect table and the PNGs to the experiment logger (W&B: table + images), and the
+    ``pareto/...`` summary fields (:func:`pareto_fields`)."""
+    from mogrpo.callbacks import log_eval_table, log_image, wandb_logger_of
     from mogrpo.utils.logging import finish_logger, make_logger
 
     logger = make_logger(cfg, "eval")
@@ -102,6 +129,8 @@ def log_results(cfg, result: Mapping[str, Any], out_dir: Path, plots: Sequence[s
         if logger is not None:
             logger.log_metrics(eval_metrics(result))
             log_eval_table(logger, result)
+            if (wb := wandb_logger_of(logger)) is not None:
+                wb.experiment.summary.update(pareto_fields(result))
             for name in plots:
                 log_image(logger, f"eval/{Path(name).stem}", out_dir / name)
             logger.save()

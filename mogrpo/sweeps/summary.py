@@ -12,6 +12,7 @@ once the seed is dropped (:mod:`mogrpo.sweeps.table`), and writes into ``out`` (
 - ``safety_by_G.png``    final aligned safety of every seed per configuration (when some have >= 2 seeds)
 - ``sensitivity.*``      when ``grpo.G`` varies: :mod:`mogrpo.sweeps.sensitivity`
 - ``methods.*``, ``reward_vs_time.png``  when ``method`` varies: :mod:`mogrpo.sweeps.methods`
+- ``pareto.md/.png/.json`` the Pareto front of the per-aspect means (and of ``soups``): :mod:`mogrpo.sweeps.pareto`
 
 A job without a readable ``summary.json`` (it died) is listed as failed; it never stops the summary.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 from mogrpo.sweeps.jobs import load_jobs
 from mogrpo.sweeps.methods import write_method_table
+from mogrpo.sweeps.pareto import pareto_report
 from mogrpo.sweeps.plots import plot_aspects, plot_group_stats, plot_reward_curves, plot_safety_by_g
 from mogrpo.sweeps.sensitivity import group_size_sensitivity
 from mogrpo.sweeps.table import config_rows, row_label, write_csv, write_markdown
@@ -32,9 +34,11 @@ from mogrpo.sweeps.table import config_rows, row_label, write_csv, write_markdow
 log = logging.getLogger(__name__)
 
 
-def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dict[str, Any]:
+def summarize(roots: Sequence[str | Path], out: str | Path | None = None, pareto_ref: str | None = None,
+              soups: Sequence[str | Path] = ()) -> dict[str, Any]:  # fmt: skip
     """Summarize the multirun dir(s) ``roots`` into ``out`` (default: the first root); returns what was
-    written and the per-configuration statistics."""
+    written and the per-configuration statistics. ``pareto_ref`` (``"0,0,0,0"``) and ``soups`` (``soup.json``
+    files or dirs) go to :func:`mogrpo.sweeps.pareto.pareto_report`."""
     roots = [Path(r) for r in roots]
     for r in roots:
         if not r.is_dir():
@@ -76,6 +80,13 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
                 plots.append(methods["plot"].name)
         except Exception as err:  # never costs the table
             log.warning("could not write the method table: %s", err)
+    pareto = None
+    try:
+        pareto = pareto_report(jobs, out_dir, ref=pareto_ref, soups=soups)
+    except ValueError:  # a bad --pareto-ref: the user's to fix
+        raise
+    except Exception as err:  # never costs the table
+        log.warning("could not write the Pareto front: %s", err)
     csv_path = write_csv(out_dir / "summary.csv", keys, names, rows)
     md_path = write_markdown(out_dir / "summary.md", roots, keys, names, rows, jobs, plots)
     return {
@@ -97,4 +108,5 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None) -> dic
         "failed": [str(j.dir) for j in jobs if not j.ok],
         "sensitivity": sensitivity["markdown"] if sensitivity else None,
         "methods": methods["markdown"] if methods else None,
+        "pareto": pareto,
     }

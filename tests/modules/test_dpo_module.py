@@ -18,10 +18,10 @@ IDS = torch.tensor([[0, 5, 6, 7, 8], [9, 10, 11, 12, 13]])
 MASK = torch.tensor([[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]])
 
 
-def _module(tmp_path, encode_pairs=None, **dpo) -> DPOModule:
+def _module(tmp_path, encode_pairs=None, overrides=(), **dpo) -> DPOModule:
     from conftest import compose_cfg
 
-    cfg = compose_cfg(["experiment=smoke", "logger=none", "method=dpo", "grpo.optim.lr=1e-2"], tmp_path)
+    cfg = compose_cfg(["experiment=smoke", "logger=none", "method=dpo", "grpo.optim.lr=1e-2", *overrides], tmp_path)
     torch.manual_seed(0)
     policy, tok = build_policy(cfg.model)
     regressor = build_regressor(cfg.reward_model, list(cfg.reward.aspects))
@@ -85,3 +85,11 @@ def test_offline_dpo_raises_the_chosen_answer(tmp_path):
     assert last["train/dpo_margin"] > 0 and last["train/loss"] < first["train/loss"]
     with pytest.raises(ValueError, match="encode_pairs"):
         _module(tmp_path, mode="offline")
+
+
+def test_online_dpo_follows_the_reward_schedule_by_sampled_batch(tmp_path):
+    module = _module(tmp_path, overrides=["grpo.max_steps=2", "reward.schedule.kind=linear",
+                                          "reward.schedule.final_weights={safety: 8}"])  # fmt: skip
+    _fit(module, steps=2)
+    safety = [row["train/weight/safety"] for row in module.history]
+    assert safety[0] == 1.0 and safety[1] > safety[0]  # the weights the pairs were picked with move per batch
