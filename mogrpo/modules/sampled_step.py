@@ -4,7 +4,8 @@
 rollout of ``G`` answers per prompt, the frozen regressor's ``[N, K]`` scores, the aggregate reward
 with the shaping penalties), with the module's own helpers; :func:`finish_step` is its step 6
 (statistics over every rank, the ``reward.schedule`` weights of the step, the metric names of :mod:`mogrpo.modules.step_metrics`, ``log_dict``,
-``history``, ``last_rollout``). The methods differ only in what lies between: how the reward
+``history``, ``last_rollout``) with its step 7 (:func:`dual_ascent`, ``reward.aggregation=constrained``).
+The methods differ only in what lies between: how the reward
 becomes a loss.
 """
 
@@ -16,9 +17,9 @@ from typing import Any
 
 import torch
 
-from mogrpo.grpo import weighted_reward
+from mogrpo.grpo import constraint_stats, update_lagrange_multiplier, weighted_reward
 from mogrpo.grpo.schedules import schedule_metrics, scheduled
-from mogrpo.modules.step_metrics import PROG_BAR, gather_statistics, step_metrics
+from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
 
 
 @dataclass
@@ -60,6 +61,7 @@ def finish_step(module, s: SampledBatch, adv: torch.Tensor, update: dict[str, fl
                               update, s.shaped, s.diagnostics)  # fmt: skip
     metrics = {**step_metrics(module.aspects, every, update, s.roll, s.timings), **extra,
                **schedule_metrics(module.aspects, module.current_weights()[0], module.threshold)}
+    metrics.update(dual_ascent(module, every["scores"]))
     B = len(s.user_prompts) // module.config.G
     module.log_dict({k: v for k, v in metrics.items() if k in PROG_BAR}, on_step=True, on_epoch=False,
                     prog_bar=True, batch_size=B)  # fmt: skip
@@ -77,3 +79,15 @@ def finish_step(module, s: SampledBatch, adv: torch.Tensor, update: dict[str, fl
         "truncated": s.roll.truncated.cpu().tolist(),
     }
     return metrics
+
+
+def dual_ascent(module, scores: torch.Tensor) -> dict[str, float]:
+    """``reward.aggregation=constrained``: the constraint's metrics with the multiplier this step used, then one
+    dual-ascent update of ``module.lagrange_multiplier`` from every rank's scores (GRPO's step 7); {} otherwise."""
+    if not module.constrained:
+        return {}
+    c = constraint_stats(scores[:, module.constraint_index], module.threshold)
+    out = constraint_metrics(module.lagrange_multiplier, c)
+    module.lagrange_multiplier = update_lagrange_multiplier(module.lagrange_multiplier, c["value"], module.threshold,
+                                                            float(module.constraint.lambda_lr))  # fmt: skip
+    return out

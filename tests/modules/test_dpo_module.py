@@ -93,3 +93,12 @@ def test_online_dpo_follows_the_reward_schedule_by_sampled_batch(tmp_path):
     _fit(module, steps=2)
     safety = [row["train/weight/safety"] for row in module.history]
     assert safety[0] == 1.0 and safety[1] > safety[0]  # the weights the pairs were picked with move per batch
+
+
+def test_online_dpo_runs_the_constraints_dual_ascent(tmp_path):
+    module = _module(tmp_path, overrides=["reward=constrained_safety"])
+    lam0 = module.lagrange_multiplier
+    _fit(module, steps=2)
+    rows = module.history
+    assert rows[0]["train/lagrange_multiplier"] == lam0 and "train/constraint_mean" in rows[0]
+    assert module.lagrange_multiplier != lam0  # updated from the batch's safety scores
