@@ -1,12 +1,11 @@
 """The parts of a step that PPO and online DPO share with GRPO: sample, score, and log the step.
 
 :func:`sample_and_score` is steps 1-3 of :class:`~mogrpo.modules.grpo_module.GRPOModule`'s step (the
-rollout of ``G`` answers per prompt, the frozen regressor's ``[N, K]`` scores, the aggregate reward
-with the shaping penalties), with the module's own helpers; :func:`finish_step` is its step 6
-(statistics over every rank, the ``reward.schedule`` weights of the step, the metric names of :mod:`mogrpo.modules.step_metrics`, ``log_dict``,
-``history``, ``last_rollout``) with its step 7 (:func:`dual_ascent`, ``reward.aggregation=constrained``).
-The methods differ only in what lies between: how the reward
-becomes a loss.
+``reward.schedule`` weights of this batch, the rollout of ``G`` answers per prompt, the frozen regressor's
+``[N, K]`` scores, the aggregate reward with the shaping penalties), with the module's own helpers;
+:func:`finish_step` is its steps 6 and 7 (statistics over every rank, the metric names of
+:mod:`mogrpo.modules.step_metrics`, the constraint's dual ascent (:func:`dual_ascent`), ``log_dict``,
+``history``, ``last_rollout``). The methods differ only in what lies between: how the reward becomes a loss.
 """
 
 from __future__ import annotations
