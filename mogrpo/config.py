@@ -18,6 +18,7 @@ from mogrpo.configs import (
     EvalConfig,
     EvaluateConfig,
     GRPOConfig,
+    MethodConfig,
     ModelConfig,
     RewardConfig,
     RewardDataConfig,
@@ -118,6 +119,7 @@ def check_config(cfg: DictConfig) -> TrainConfig:
         grpo = GRPOConfig.of(cfg)
         check_schedule_steps(RewardConfig.of(cfg), grpo)
         check_warm_start_data(grpo.warm_start, cfg)
+        MethodConfig.of(cfg).check_budget(grpo.G, grpo.batch_size)  # method=grpo|ppo|dpo, on grpo's budget
         check_lora(ModelConfig.of(cfg))
     if run.stage in ("reward", "all"):
         RewardModelConfig.of(cfg)

@@ -128,10 +128,11 @@ def _choices(cfg: DictConfig) -> dict[str, Any]:
 
         choices = {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra")}
     except Exception:
-        for group in ("model", "reward_model", "reward", "reward_data", "data", "grpo", "trainer", "logger"):
+        for group in ("model", "reward_model", "reward", "reward_data", "data", "grpo", "method", "trainer", "logger"):
             node = OmegaConf.select(cfg, f"{group}.name")
             if node is not None:
                 choices[group] = node
+    choices["method"] = OmegaConf.select(cfg, "method.name", default="grpo")
     choices["G"] = OmegaConf.select(cfg, "grpo.G")
     choices["beta"] = OmegaConf.select(cfg, "grpo.kl.beta")
     choices["aggregation"] = OmegaConf.select(cfg, "reward.aggregation")

@@ -19,7 +19,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     6: ("mogrpo.modules", "mogrpo.callbacks", "mogrpo.warm_start", "mogrpo.reports"),
     5: ("mogrpo.models", "mogrpo.metrics"),
     4: ("mogrpo.data",),
-    3: ("mogrpo.grpo", "mogrpo.reward"),  # the math: pure tensor functions
+    3: ("mogrpo.grpo", "mogrpo.ppo", "mogrpo.dpo", "mogrpo.reward"),  # the math: pure tensor functions
     2: ("mogrpo.utils",),
     1: ("mogrpo.configs",),
     0: ("mogrpo.errors",),

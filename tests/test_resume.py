@@ -151,3 +151,23 @@ def test_a_resumed_run_keeps_the_reward_model_it_trained(tmp_path):
     assert _resumed_reward_model(cfg, tmp_path / "fresh", {}) is None  # resume=auto, nothing to resume yet
     with pytest.raises(ConfigError, match="^resume: "):
         _resumed_reward_model(compose_cfg(["experiment=smoke", f"resume={tmp_path / 'nope'}"], tmp_path), run, {})
+
+
+@pytest.mark.slow
+def test_ppo_resumes_with_its_value_head(tmp_path, reward_dir):
+    """method=ppo: the checkpoint holds the value head with the LoRA; a resumed run continues the sampled batches."""
+    run_dir = tmp_path / "run"
+    base = _command(run_dir, reward_dir, "method=ppo", "method.ppo.epochs=2")
+    first = subprocess.run([*base, "grpo.max_steps=2"], cwd=REPO_ROOT, env=_env(), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    newest = last_checkpoint(run_dir / "checkpoints")
+    assert newest is not None and newest.name == "step_4"  # 2 batches x 2 epochs x 1 mini-batch
+    state = load_state(newest)["state_dict"]
+    assert {"value_head.linear.weight", "value_head.linear.bias"} <= set(state)
+    assert float(state["value_head.linear.weight"].abs().sum()) > 0  # it trained (zero-initialised)
+    again = subprocess.run([*base, "grpo.max_steps=3", "resume=auto"], cwd=REPO_ROOT, env=_env(), capture_output=True,
+                           text=True)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())["grpo"]
+    assert summary["resumed_from"].endswith("step_4") and summary["steps"] == 6
+    assert summary["method"]["sampled_batches"] == 3

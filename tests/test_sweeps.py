@@ -33,6 +33,7 @@ SWEEPS = {
     "ablation_constraint": ("reward.constraint.mode", ["reward_weights", "normalized_advantages"]),
     "ablation_shaping": ("grpo.shaping", ["none", "repetition", "overlong", "both"]),
     "ablation_warm_start": ("grpo.warm_start.enabled", [False, True]),
+    "ablation_method": ("method.name", ["grpo", "ppo", "dpo"]),
 }
 # the penalties each preset of conf/grpo/shaping/ switches on (a sweep over a config group: the composed
 # config holds the node, not the preset's name)
@@ -46,6 +47,7 @@ CHOICE = {
     "ablation_constraint": "constraint_mode",
     "ablation_shaping": "grpo/shaping",
     "ablation_warm_start": "warm_start",
+    "ablation_method": "method",
 }
 # a few steps of the tiny policy and tiny encoder
 TINY = [

@@ -5,6 +5,7 @@ config group       dataclass                               read by
 =================  ======================================  =========================================
 ``grpo``           :class:`GRPOConfig` (+ shaping,         :class:`mogrpo.modules.grpo_module.GRPOModule`
                    warm_start, clip, kl, generation)
+``method``         :class:`MethodConfig` (+ ppo, dpo)      the policy stage (GRPO, PPO or DPO module)
 ``reward``         :class:`RewardConfig` (+ constraint,     the GRPO module, the reward and eval stages
                    ensemble, schedule)
 ``eval``           :class:`EvalConfig`                     :mod:`mogrpo.stages.evaluation`
@@ -31,6 +32,7 @@ from mogrpo.configs.base import RENAMED, Config, help_of, option
 from mogrpo.configs.data import DataConfig, RewardDataConfig
 from mogrpo.configs.evaluation import AcceptanceThresholds, AlarmThresholds, EvalConfig
 from mogrpo.configs.grpo import LOSS_TYPES, SCALES, GRPOConfig
+from mogrpo.configs.method import METHODS, DPOConfig, MethodConfig, PPOConfig
 from mogrpo.configs.models import ModelConfig, RewardModelConfig
 from mogrpo.configs.reward import AGGREGATIONS, CONSTRAINT_MODES, RESCALES, RewardConfig
 from mogrpo.configs.run import STAGES, EvaluateConfig, ScoreConfig, TrainConfig
@@ -40,6 +42,7 @@ from mogrpo.configs.warm_start import WarmStartConfig
 #: group -> its config (the ConfigStore names, ``schema/<group>``)
 GROUPS: dict[str, type[Config]] = {
     "grpo": GRPOConfig,
+    "method": MethodConfig,
     "reward": RewardConfig,
     "eval": EvalConfig,
     "model": ModelConfig,
@@ -61,7 +64,8 @@ def register() -> None:
 register()
 
 __all__ = [
-    "AGGREGATIONS", "CONSTRAINT_MODES", "GROUPS", "LOSS_TYPES", "PENALTIES", "RENAMED", "RESCALES", "SCALES",
+    "AGGREGATIONS", "CONSTRAINT_MODES", "DPOConfig", "GROUPS", "LOSS_TYPES", "METHODS", "MethodConfig", "PENALTIES",
+    "PPOConfig", "RENAMED", "RESCALES", "SCALES",
     "STAGES", "AcceptanceThresholds", "AlarmThresholds", "Config", "DataConfig", "EvalConfig", "EvaluateConfig",
     "GRPOConfig", "ModelConfig", "RewardConfig", "RewardDataConfig", "RewardModelConfig", "ScoreConfig",
     "ShapingConfig", "TrainConfig", "WarmStartConfig", "help_of", "option", "register",

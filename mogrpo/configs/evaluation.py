@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mogrpo.configs.base import Config, as_tuple, check_bool, check_str, is_int, is_number, option
+from mogrpo.configs.benchmarks import HubBenchmarkConfig, helpsteer2_default, safetybench_default
 from mogrpo.errors import ConfigError
 
 #: eval.split -> the ``data`` key holding its prompts
@@ -233,6 +234,10 @@ class EvalConfig(Config):
     advbench: BenchmarkConfig = option(help="AdvBench harmful_behaviors: the share of answered prompts",
                                        factory=lambda: BenchmarkConfig(limit=100), config=BenchmarkConfig)
     prompt_file: PromptFileConfig = option(help="any prompt file", config=PromptFileConfig)
+    safetybench: HubBenchmarkConfig = option(help="SafetyBench multiple choice (English): accuracy per category",
+                                             factory=safetybench_default, config=HubBenchmarkConfig)
+    helpsteer2: HubBenchmarkConfig = option(help="HelpSteer2 prompts: answers scored by the reward model per aspect",
+                                            factory=helpsteer2_default, config=HubBenchmarkConfig)
     calibration: CalibrationConfig = option(help="the regressor against held-out labels", config=CalibrationConfig)
     ranking: RankingConfig = option(help="the aggregate ranking rates of the reward model", config=RankingConfig)
     side_by_side: int = option(20, "answers of base and aligned shown in full in report.md, stratified by kind "

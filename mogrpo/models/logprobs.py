@@ -104,7 +104,14 @@ def token_logprobs(
         fast_paths.record("grouped_logprobs")
     else:
         logits = _completion_logits(model, input_ids, attention_mask, T)
-    targets = input_ids[:, -T:]
+    return logprobs_from_logits(logits, input_ids[:, -T:], temperature, return_entropy)
+
+
+def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0,
+                         return_entropy: bool = False):  # fmt: skip
+    """``log softmax(z / tau)[target]`` per position ``[N, T]`` from logits ``[N, T, V]`` (and the entropies).
+
+    The logsumexp trick in float32, one row at a time: no ``[N, T, V]`` log-softmax is materialised."""
     logps, entropies = [], []
     for row_logits, row_targets in zip(logits, targets):  # one row at a time: [T, V] transients only
         z = row_logits.float()

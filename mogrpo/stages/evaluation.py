@@ -19,6 +19,8 @@ One model serves both policies: the base answers with the LoRA adapters disabled
    the aggregate ranking rates (``ranking``) from the reward model's ``calibration.json`` or recomputed;
 4. alarms (:func:`mogrpo.metrics.alarms.check_alarms`, thresholds ``eval.alarms``);
 5. acceptance (:func:`mogrpo.metrics.acceptance.check_acceptance`, thresholds ``eval.acceptance``);
+   SafetyBench (``eval.safetybench``: accuracy per category) and HelpSteer2's prompts (``eval.helpsteer2``, a
+   prompt set), off by default (:mod:`mogrpo.stages.evaluation_benchmarks`);
 6. ``eval.side_by_side`` answers of a stratified sample of the split (:mod:`mogrpo.reports.side_by_side`).
 
 A section whose data is absent (or that is disabled) is ``{"status": "skipped", "reason": ...}``.
@@ -47,6 +49,7 @@ from mogrpo.metrics.tables import refusal_checks, set_table
 from mogrpo.models.generation import generate_group
 from mogrpo.models.policy import chat_prompts, encode_prompts
 from mogrpo.models.regressor import check_finite_scores, load_regressor
+from mogrpo.stages.evaluation_benchmarks import load_safetybench, safetybench_section
 from mogrpo.stages.evaluation_calibration import (
     diasafety_calibration,
     load_calibration_data,
@@ -201,6 +204,7 @@ def run_eval_stage(
     split = evaluation.split
     # data first: a bad prompt file fails before any model loads
     sets, skipped_sets = load_sets(cfg)
+    safetybench_items = load_safetybench(cfg)  # the items, or the skipped record (off, offline)
     main = sets[0]  # the evaluated split (heldout / validation)
     calibration_data = load_calibration_data(cfg, aspects)
 
@@ -223,6 +227,8 @@ def run_eval_stage(
         p.name: answer_set(model, tokenizer, regressor, p, gen_args, adapter is not None, int(decoding["seed"]), run_dir)
         for p in sets
     }
+    safetybench = safetybench_section(model, tokenizer, safetybench_items, gen_args, adapter is not None,
+                                      int(decoding["seed"]))  # fmt: skip
     del model
 
     tables = {p.name: set_table(p, answers[p.name], aspects, weights) for p in sets}
@@ -244,6 +250,7 @@ def run_eval_stage(
     for name in ("xstest", "advbench"):
         pset = next((p for p in sets if p.name == name), None)
         result[name] = refusal_checks(pset, answers[name]) if pset is not None else skipped_sets[name]
+    result["safetybench"] = safetybench
     result["diversity"] = {
         side: (diversity(a["responses"]) if (a := answers[main.name].get(side)) else None)
         for side in ("base", "aligned")

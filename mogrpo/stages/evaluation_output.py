@@ -70,6 +70,12 @@ def eval_metrics(result: Mapping[str, Any]) -> dict[str, float]:
         for side in ("base", "aligned"):
             for key in keys:
                 put(f"eval/{part}/{side}/{key}", (node.get(side) or {}).get(key))
+    safetybench = result.get("safetybench") or {}
+    for side in ("base", "aligned"):
+        node = safetybench.get(side) or {}
+        put(f"eval/safetybench/{side}/accuracy", node.get("accuracy"))
+        for category, c in (node.get("by_category") or {}).items():
+            put(f"eval/safetybench/{side}/{category}", c.get("accuracy"))
     cal = result.get("calibration") or {}
     for aspect, m in ((cal.get("reward_data") or {}).get("aspects") or {}).items():
         for key in ("r2", "mae", "spearman"):

@@ -5,7 +5,8 @@
 - XSTest (``eval.xstest``) and AdvBench (``eval.advbench``) from ``paths.shared_data``. They are for
   reporting only, never for tuning: with ``eval.split=validation`` they are off unless
   ``eval.<set>.on_validation=true``;
-- any prompt file (``eval.prompt_file``).
+- any prompt file (``eval.prompt_file``);
+- HelpSteer2's prompts (``eval.helpsteer2``, mogrpo/stages/evaluation_benchmarks.py).
 
 A set that does not run is a :func:`~mogrpo.stages.evaluation_settings.skipped` record with the reason.
 """
@@ -151,8 +152,11 @@ def prompt_file_set(cfg: DictConfig) -> PromptSet | dict:
 def load_sets(cfg: DictConfig) -> tuple[list[PromptSet], dict[str, dict]]:
     """The prompt sets to answer (the evaluated split's first), and the skipped ones (name -> reason
     record). Data errors raise."""
+    from mogrpo.stages.evaluation_benchmarks import helpsteer2_set
+
     sets, skipped_sets = [heldout_set(cfg)], {}
-    for name, loader in (("xstest", xstest_set), ("advbench", advbench_set), ("prompt_file", prompt_file_set)):
+    for name, loader in (("xstest", xstest_set), ("advbench", advbench_set), ("prompt_file", prompt_file_set),
+                         ("helpsteer2", helpsteer2_set)):  # fmt: skip
         got = loader(cfg)
         if isinstance(got, PromptSet):
             sets.append(got)

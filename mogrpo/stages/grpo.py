@@ -1,5 +1,8 @@
 """The GRPO stage: prompts -> frozen reward regressor -> LoRA policy -> Lightning fit -> adapter.
 
+The policy stage of every ``method`` (GRPO, PPO or DPO: :mod:`mogrpo.stages.methods` builds the module and,
+for offline DPO, the pairs); the summary keeps the key ``grpo`` and adds ``method`` and ``peak_memory_mib``.
+
 Writes into the run dir: ``adapter/`` (peft ``save_pretrained``), ``history.jsonl`` (one line
 of metrics per sampled batch) and every ``grpo.checkpoint_every`` steps ``checkpoints/step_<n>/``
 (``resume=auto`` continues from the newest: mogrpo/utils/checkpoint.py). Under DDP only global
@@ -85,15 +88,15 @@ def grpo_callbacks(cfg: DictConfig) -> list[Callback]:
 
 
 def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
-    """Train LoRA adapters with GRPO; returns steps, final metrics, adapter path and wall time."""
+    """Train LoRA adapters with the configured method (GRPO by default); returns steps, final metrics, adapter
+    path, the method's budget and cost, and wall time."""
     from hydra.utils import instantiate
 
+    from mogrpo.callbacks.peak_memory import PeakMemory
     from mogrpo.callbacks.progress_lines import ProgressLines
-    from mogrpo.data.prompts import PromptDataModule
     from mogrpo.models import fast_paths
     from mogrpo.models.policy import build_policy, count_trainable
-    from mogrpo.modules.grpo_module import GRPOModule
-    from mogrpo.stages import warm_start
+    from mogrpo.stages import methods, warm_start
     from mogrpo.utils.checkpoint import CHECKPOINTS_DIR, STATE_NAME, GRPOCheckpoint, resolve_resume
     from mogrpo.utils.distributed import RankOffsetSeed, is_global_zero
     from mogrpo.utils.logging import finish_logger, make_logger
@@ -105,7 +108,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume = resolve_resume(run.resume, run_dir)
     # data first: a bad prompt file fails before any model loads
-    datamodule = PromptDataModule(load_prompt_sets(cfg, "train"), grpo.prompts_per_step, seed=run.seed)
+    datamodule = methods.build_datamodule(cfg, load_prompt_sets(cfg, "train"))  # offline DPO: preference pairs
     demos = load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
     regressor = load_regressor(reward_dir, reward.aspects)
     if reward.ensemble.checkpoints:  # mean - k std over this run's regressor and the saved ones
@@ -123,8 +126,8 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     log.info("fast paths on: %s", ", ".join(p for p, r in speed.items() if r is None) or "none")
     log.info("GRPO: %d prompts, %d per step, %d trainable LoRA parameters", len(datamodule.prompts),
              grpo.prompts_per_step, n_trainable)
-    module = GRPOModule(policy, tokenizer, regressor, grpo, reward, max_prompt_length=model.max_prompt_length,
-                        system_prompt=data.system_prompt, run_dir=run_dir)  # fmt: skip
+    module = methods.build_module(cfg, policy, tokenizer, regressor, run_dir)  # method=grpo | ppo | dpo
+    peak = PeakMemory()
     logger = make_logger(cfg, "grpo")
     adapter_dir = run_dir / "adapter"
     history_path = run_dir / "history.jsonl"
@@ -135,13 +138,13 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     try:
         trainer = instantiate(
             cfg.trainer,
-            max_steps=grpo.max_steps,
+            max_steps=grpo.max_steps * methods.optimizer_steps_per_batch(module),  # grpo.max_steps: sampled batches
             max_epochs=-1,  # cycle over the prompts until max_steps
             logger=logger if logger is not None else False,
             enable_checkpointing=False,
             default_root_dir=str(run_dir),
             callbacks=[
-                RankOffsetSeed(run.seed), checkpoints, history,
+                RankOffsetSeed(run.seed), checkpoints, history, peak,
                 ProgressLines("grpo", keys=("train/reward_mean", "train/kl", "train/loss")),
                 *grpo_callbacks(cfg),
             ],
@@ -171,6 +174,8 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
         "adapter": str(adapter_dir),
         "history": str(history_path),
         "trainable_params": n_trainable,
+        "method": methods.method_summary(cfg, module, n_trainable),
+        "peak_memory_mib": dict(peak.peak),
         "fast_paths": {path: "on" if reason is None else f"off: {reason}" for path, reason in speed.items()},
         "world_size": int(trainer.world_size),
         "resumed_from": str(resume) if resume is not None else None,

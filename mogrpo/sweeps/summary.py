@@ -11,6 +11,7 @@ once the seed is dropped (:mod:`mogrpo.sweeps.table`), and writes into ``out`` (
 - ``group_stats.png``    mean ``train/group_std`` and ``train/frac_zero_std`` per group size G
 - ``safety_by_G.png``    final aligned safety of every seed per configuration (when some have >= 2 seeds)
 - ``sensitivity.*``      when ``grpo.G`` varies: :mod:`mogrpo.sweeps.sensitivity`
+- ``methods.*``, ``reward_vs_time.png``  when ``method`` varies: :mod:`mogrpo.sweeps.methods`
 - ``pareto.md/.png/.json`` the Pareto front of the per-aspect means (and of ``soups``): :mod:`mogrpo.sweeps.pareto`
 
 A job without a readable ``summary.json`` (it died) is listed as failed; it never stops the summary.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mogrpo.sweeps.jobs import load_jobs
+from mogrpo.sweeps.methods import write_method_table
 from mogrpo.sweeps.pareto import pareto_report
 from mogrpo.sweeps.plots import plot_aspects, plot_group_stats, plot_reward_curves, plot_safety_by_g
 from mogrpo.sweeps.sensitivity import group_size_sensitivity
@@ -70,6 +72,14 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None, pareto
                 plots.append(Path(sensitivity["plot"]).name)
         except Exception as err:  # never costs the table
             log.warning("could not write the group-size sensitivity: %s", err)
+    methods = None
+    if "method" in keys:  # a method sweep: the method table and reward against wall-clock time
+        try:
+            methods = write_method_table(out_dir, jobs)
+            if methods["plot"] is not None:
+                plots.append(methods["plot"].name)
+        except Exception as err:  # never costs the table
+            log.warning("could not write the method table: %s", err)
     pareto = None
     try:
         pareto = pareto_report(jobs, out_dir, ref=pareto_ref, soups=soups)
@@ -97,5 +107,6 @@ def summarize(roots: Sequence[str | Path], out: str | Path | None = None, pareto
         ],
         "failed": [str(j.dir) for j in jobs if not j.ok],
         "sensitivity": sensitivity["markdown"] if sensitivity else None,
+        "methods": methods["markdown"] if methods else None,
         "pareto": pareto,
     }
