@@ -33,7 +33,7 @@ import torch
 from lightning.pytorch import LightningModule
 
 from mogrpo.configs import GRPOConfig, RewardConfig
-from mogrpo.errors import ConfigError, RewardError  # noqa: F401  (RewardError: what a bad score raises)
+from mogrpo.errors import ConfigError, RewardError  # noqa: F401  (both: what a bad config / score raises)
 from mogrpo.grpo import (
     advantages,
     constrained_advantages,
@@ -50,11 +50,11 @@ from mogrpo.grpo.schedules import schedule_metrics, scheduled
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, disable_dropout, encode_prompts
-from mogrpo.models.regressor import check_finite_scores
 from mogrpo.modules.rollout_correction import RolloutCorrection
 from mogrpo.modules.schedules import linear_warmup
 from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
-from mogrpo.modules.strategy_ops import clip_gradient_norm, step_tokens
+from mogrpo.modules.strategy_ops import check_finite_on_every_rank, clip_gradient_norm, step_tokens
+from mogrpo.utils.checkpoint import check_trainable_keys
 from mogrpo.utils.distributed import gather_rows
 from mogrpo.utils.precision import resolve_rollout_dtype
 
@@ -226,18 +226,6 @@ class GRPOModule(LightningModule):
     def _n_ranks(self) -> int:
         return int(self.trainer.world_size) if self._trainer is not None else 1
 
-    def _check_finite(self, scores: torch.Tensor, prompts: Sequence[str], completions: Sequence[str]) -> None:
-        """:func:`check_finite_scores` on this rank; under DDP every rank stops when any rank saw a bad
-        score (the rank that saw it saves the rows), so no rank waits forever at the next collective."""
-        if self._n_ranks() > 1:
-            bad = torch.tensor(float((~torch.isfinite(scores)).any()), device=self.device)
-            if float(self.trainer.strategy.reduce(bad, reduce_op="sum")) > 0 and torch.isfinite(scores).all():
-                raise RewardError(
-                    "another rank's reward regressor returned non-finite scores (its rows are in "
-                    f"{Path(self.run_dir or '.') / 'bad_reward.jsonl'}); stopping every rank"
-                )
-        check_finite_scores(scores, prompts, completions, self.aspects, self.run_dir)
-
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: list[dict], batch_idx: int) -> None:
         g = self.config
@@ -254,7 +242,7 @@ class GRPOModule(LightningModule):
         # 2. reward
         t0 = time.perf_counter()
         scores = self.regressor.score(user_prompts, roll.texts)  # [N, K] float32 on CPU
-        self._check_finite(scores, user_prompts, roll.texts)
+        check_finite_on_every_rank(self, scores, user_prompts, roll.texts)
         score_s = time.perf_counter() - t0
 
         # 3. advantages (with the shaping penalties); the logged reward is the aspects' alone
@@ -403,14 +391,7 @@ class GRPOModule(LightningModule):
         checkpoint["mogrpo"] = {"lagrange_multiplier": self.lagrange_multiplier, "history": list(self.history)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        saved, expected = set(checkpoint.get("state_dict", {})), self.trainable_keys()
-        if saved != expected:  # strict_loading is off (LoRA-only checkpoints): refuse a mismatch ourselves
-            raise ConfigError(
-                "resume",
-                f"the checkpoint holds other trainable parameters than this run's LoRA adapters "
-                f"({len(expected - saved)} missing, {len(saved - expected)} unexpected, e.g. "
-                f"{sorted(expected ^ saved)[:2]}); resume with the model and model.lora settings it was saved with",
-            )
+        check_trainable_keys(set(checkpoint.get("state_dict", {})), self.trainable_keys())
         state = checkpoint.get("mogrpo", {})
         self.lagrange_multiplier = state.get("lagrange_multiplier", self.lagrange_multiplier)
         self.history = list(state.get("history", []))

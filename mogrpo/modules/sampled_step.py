@@ -19,6 +19,7 @@ import torch
 from mogrpo.grpo import constraint_stats, update_lagrange_multiplier, weighted_reward
 from mogrpo.grpo.schedules import schedule_metrics, scheduled
 from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
+from mogrpo.modules.strategy_ops import check_finite_on_every_rank
 
 
 @dataclass
@@ -45,7 +46,7 @@ def sample_and_score(module, batch: list[dict]) -> SampledBatch:
     user_prompts = [p for p in prompts for _ in range(G)]
     t0 = time.perf_counter()
     scores = module.regressor.score(user_prompts, roll.texts)
-    module._check_finite(scores, user_prompts, roll.texts)
+    check_finite_on_every_rank(module, scores, user_prompts, roll.texts)
     score_s = time.perf_counter() - t0
     _, shaped, diagnostics = module.step_advantages(scores, roll)
     rewards = weighted_reward(scores, module.current_weights()[0])

@@ -2,11 +2,17 @@
 
 - :func:`clip_gradient_norm`  the norm clip; under FSDP by the root FSDP module (the gradients are shards)
 - :func:`step_tokens`         DAPO's normaliser: the step's active tokens over every rank / the ranks
+- :func:`check_finite_on_every_rank`  a NaN / inf reward on one rank stops every rank
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+
+from mogrpo.errors import RewardError
+from mogrpo.models.regressor import check_finite_scores
 
 
 def clip_gradient_norm(module, opt, params: list[torch.nn.Parameter], max_norm: float) -> float:
@@ -32,3 +38,16 @@ def step_tokens(module, active_tokens: float, n_ranks: int) -> float:
         return float(active_tokens)
     total = module.trainer.strategy.reduce(torch.tensor(float(active_tokens), device=module.device), reduce_op="sum")
     return float(total) / n_ranks
+
+
+def check_finite_on_every_rank(module, scores: torch.Tensor, prompts, completions) -> None:
+    """:func:`check_finite_scores` on this rank; under DDP every rank stops when any rank saw a bad score
+    (the rank that saw it saves the rows), so no rank waits forever at the next collective."""
+    if module._n_ranks() > 1:
+        bad = torch.tensor(float((~torch.isfinite(scores)).any()), device=module.device)
+        if float(module.trainer.strategy.reduce(bad, reduce_op="sum")) > 0 and torch.isfinite(scores).all():
+            raise RewardError(
+                "another rank's reward regressor returned non-finite scores (its rows are in "
+                f"{Path(module.run_dir or '.') / 'bad_reward.jsonl'}); stopping every rank"
+            )
+    check_finite_scores(scores, prompts, completions, module.aspects, module.run_dir)

@@ -285,3 +285,17 @@ class GRPOCheckpoint(Callback):
             )
         if rank < next(iter(rng.values())).shape[0]:
             self._rng_to_restore = {k: v[rank] for k, v in rng.items()}
+
+
+def check_trainable_keys(saved: set[str], expected: set[str]) -> None:
+    """Refuse a checkpoint whose trainable parameters are not this run's (``strict_loading`` is off for
+    LoRA-only checkpoints, so the module checks the keys itself)."""
+    if saved != expected:
+        from mogrpo.errors import ConfigError
+
+        raise ConfigError(
+            "resume",
+            f"the checkpoint holds other trainable parameters than this run's LoRA adapters "
+            f"({len(expected - saved)} missing, {len(saved - expected)} unexpected, e.g. "
+            f"{sorted(expected ^ saved)[:2]}); resume with the model and model.lora settings it was saved with",
+        )
