@@ -98,3 +98,16 @@ def test_imports_point_down():
 def test_the_rule_itself(source, target, allowed):
     src, dst = _unit(source), _unit(target)
     assert (src[1] == dst[1] or dst[0] < src[0]) is allowed
+
+
+# one concept a file: a module past this many lines is doing two things (docs/ARCHITECTURE.md)
+MAX_MODULE_LINES = 400
+
+
+def test_every_module_stays_under_the_size_limit():
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by concept): {long}"
