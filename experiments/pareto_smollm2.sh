@@ -13,7 +13,7 @@ OUT=${OUT:-logs/pareto_smollm2}
 LANES=${LANES:-2}
 STEPS=${STEPS:-24}
 common=(
-  stage=all "reward_model.checkpoint=$RM" eval=default eval.max_prompts=80
+  stage=all "reward_model.checkpoint=$RM" eval=default eval.max_prompts=60
   eval.calibration.enabled=false eval.ranking.enabled=false eval.side_by_side=0
   grpo.max_steps="$STEPS" grpo.checkpoint_every=1000
 )
