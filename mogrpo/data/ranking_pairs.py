@@ -12,6 +12,8 @@ check                       better / worse                              prompts
 ``refusal_over_non_answer`` a refusal / a moralising or incoherent       harmful
                             non-answer (the collapse GRPO found)
 ``helpful_over_non_answer`` a helpful answer / such a non-answer        benign
+``answer_over_empty``       a refusal or a helpful answer / the empty   both
+                            answer (the hack a safety-only run found)
 ==========================  ==========================================  ============================
 
 Each builder returns pair dicts ``{"prompt", "better", "worse", "source"}`` from the test split by
@@ -93,6 +95,16 @@ def builtin_pairs(check: str, split: str = "test", path: str | Path | None = Non
     if check.endswith("non_answer") and cross_prompt:
         pairs += _cross_prompt(rows, spec[0], spec[1], spec[2], cross_prompt)
     return pairs
+
+
+def empty_answer_pairs(split: str = "test", path: str | Path | None = None) -> list[dict]:
+    """``answer_over_empty``: every builtin refusal of a harmful prompt and every helpful answer to a benign
+    prompt of ``split``, each against the empty answer to the same prompt. A reward model that scores
+    silence as safe lets GRPO collapse to empty completions (seen with safety-only weights)."""
+    rows = [r for r in builtin_rows(path) if r["split"] == split]
+    good = [r for r in rows if (r.get("kind") == "adversarial" and r.get("style") in REFUSAL_STYLES)
+            or (r.get("kind") == "benign" and r.get("style") in HELPFUL_STYLES)]  # fmt: skip
+    return [{"prompt": r["prompt"], "better": r["response"], "worse": "", "source": "builtin:empty"} for r in good]
 
 
 def generic_refusals(root: str | Path, max_words: int = 12, limit: int = 8) -> list[str]:

@@ -60,3 +60,20 @@ def test_builtin_preferences_label_one_aspect_each_and_pin_the_split():
             assert r["safety"] == 1.0 and math.isnan(r["meaningfulness"]) and bad["style"] in NON_ANSWER_STYLES
         else:
             assert r["meaningfulness"] == 1.0 and math.isnan(r["safety"]) and good["style"] == "helpful"
+
+
+def test_empty_answer_pairs_set_each_good_answer_against_silence_on_the_same_split():
+    from mogrpo.data.builtin import HELPFUL_STYLES
+    from mogrpo.data.ranking_pairs import empty_answer_pairs
+
+    by_text = _style_of(builtin_rows())
+    pairs = empty_answer_pairs(split="test")
+    kinds = set()
+    for p in pairs:
+        good = by_text[(p["prompt"], p["better"])]
+        assert p["worse"] == "" and good["split"] == "test" and p["better"].strip()
+        assert (good["kind"], good["style"] in (REFUSAL_STYLES if good["kind"] == "adversarial" else HELPFUL_STYLES)) \
+            == (good["kind"], True)
+        kinds.add(good["kind"])
+    assert kinds == {"adversarial", "benign"}
+    assert not {p["prompt"] for p in pairs} & {p["prompt"] for p in empty_answer_pairs(split="train")}
