@@ -96,3 +96,11 @@ def reward_dir(tmp_path_factory) -> Path:
     cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp)
     torch.manual_seed(0)
     return build_regressor(cfg.reward_model, list(cfg.reward.aspects)).save(tmp / "regressor")
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One reward-regressor cache for every end-to-end multirun of the session (tests/test_sweeps.py,
+    tests/test_method_sweep.py): the first job trains the tiny regressor, the others reuse it
+    (``reward_model.reuse_cached=true``)."""
+    return tmp_path_factory.mktemp("cache")

@@ -12,11 +12,11 @@ from test_sweeps import _cache_args, _env, _job_dirs, _run, _sweep_dir
 
 
 @pytest.mark.slow
-def test_method_multirun_runs_three_methods_and_writes_the_method_table(tmp_path):
+def test_method_multirun_runs_three_methods_and_writes_the_method_table(tmp_path, shared_cache):
     env, log_dir = _env(tmp_path), tmp_path / "logs"
     _run(["-m", "mogrpo.train", "--multirun", "experiment=smoke", "method=grpo,ppo,dpo", f"paths.log_dir={log_dir}",
           "reward_model.reuse_cached=true", "reward_data.max_rows=64", "grpo.max_steps=2", "eval.max_prompts=4",
-          "trainer.enable_progress_bar=false", *_cache_args(tmp_path / "cache")], env, timeout=600)  # fmt: skip
+          "trainer.enable_progress_bar=false", *_cache_args(shared_cache)], env, timeout=600)  # fmt: skip
     sweep = _sweep_dir(log_dir, "smoke")
     jobs = _job_dirs(sweep)
     summaries = [json.loads((d / "summary.json").read_text()) for d in jobs]

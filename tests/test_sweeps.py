@@ -204,13 +204,6 @@ def _cache_args(cache_dir: Path) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One reward-regressor cache for all multiruns here: the first job trains the tiny regressor, the
-    others reuse it (``reward_model.reuse_cached=true``)."""
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.mark.slow
 def test_group_size_multirun_logs_one_wandb_run_per_job_and_summarizes(tmp_path, shared_cache):
     env, log_dir = _env(tmp_path), tmp_path / "logs"
