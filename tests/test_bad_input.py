@@ -154,9 +154,9 @@ def test_prompts_over_the_limit_are_cut_from_the_left_and_counted(tmp_path, rewa
     widths: list[int] = []
     real = policy_mod.generate_group
 
-    def spy(model, tokenizer, prompt_ids, prompt_mask, G, gen):
+    def spy(model, tokenizer, prompt_ids, prompt_mask, G, gen, **kwargs):
         widths.append(prompt_ids.shape[1])
-        return real(model, tokenizer, prompt_ids, prompt_mask, G, gen)
+        return real(model, tokenizer, prompt_ids, prompt_mask, G, gen, **kwargs)
 
     import mogrpo.modules.grpo_module as gm
 
