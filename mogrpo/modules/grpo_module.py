@@ -37,23 +37,20 @@ from mogrpo.errors import ConfigError, RewardError  # noqa: F401  (both: what a 
 from mogrpo.grpo import (
     advantages,
     constrained_advantages,
-    constraint_stats,
     lagrangian_weights,
     penalties,
     policy_loss,
-    update_lagrange_multiplier,
     weighted_reward,
     with_penalties,
 )
 from mogrpo.grpo.loss import micro_batch_weight
-from mogrpo.grpo.schedules import schedule_metrics, scheduled
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, disable_dropout, encode_prompts
 from mogrpo.modules.rollout_correction import RolloutCorrection
+from mogrpo.modules.sampled_step import finish_step, sample_and_score
 from mogrpo.modules.schedules import linear_warmup
-from mogrpo.modules.step_metrics import PROG_BAR, constraint_metrics, gather_statistics, step_metrics
-from mogrpo.modules.strategy_ops import check_finite_on_every_rank, clip_gradient_norm, step_tokens
+from mogrpo.modules.strategy_ops import clip_gradient_norm, step_tokens
 from mogrpo.utils.checkpoint import check_trainable_keys
 from mogrpo.utils.distributed import gather_rows
 from mogrpo.utils.precision import resolve_rollout_dtype
@@ -228,26 +225,12 @@ class GRPOModule(LightningModule):
 
     # ------------------------------------------------------------------ the step
     def training_step(self, batch: list[dict], batch_idx: int) -> None:
+        """Steps 1-3 (rollout, reward, advantages with the shaping penalties) and 6-7 (metrics over every rank,
+        dual ascent, log) are shared with PPO and DPO (mogrpo/modules/sampled_step.py); 4-5 are GRPO's."""
         g = self.config
-        G = g.G
-        prompts = [row["prompt"] for row in batch]
-        B = len(prompts)
-        self.weights, self.threshold = scheduled(self.reward, int(self.global_step), g.max_steps)  # reward.schedule
-
-        # 1. rollout: the policy answers the chat messages (multi-turn prompts turn by turn); the
-        #    reward regressor reads the plain prompt text
-        roll, n_prompts_truncated = self.rollout([row.get("messages") or row["prompt"] for row in batch])
-        user_prompts = [p for p in prompts for _ in range(G)]
-
-        # 2. reward
-        t0 = time.perf_counter()
-        scores = self.regressor.score(user_prompts, roll.texts)  # [N, K] float32 on CPU
-        check_finite_on_every_rank(self, scores, user_prompts, roll.texts)
-        score_s = time.perf_counter() - t0
-
-        # 3. advantages (with the shaping penalties); the logged reward is the aspects' alone
-        adv, shaped, diagnostics = self.step_advantages(scores, roll)
-        rewards = weighted_reward(scores, self.current_weights()[0])
+        G, B = g.G, len(batch)
+        s = sample_and_score(self, batch)
+        roll, adv = s.roll, s.advantages
         no_signal = (adv.view(B, G) == 0).all(dim=1).repeat_interleave(G)  # groups that cannot teach anything
         loss_mask = roll.completion_mask.clone()
         if g.zero_std == "mask":
@@ -258,10 +241,9 @@ class GRPOModule(LightningModule):
         input_ids, attention_mask = roll.input_ids, roll.attention_mask
         T = roll.completion_ids.shape[1]
         t0 = time.perf_counter()
-        beta = float(g.kl.beta)
         old_logp = self.compute_old_logprobs(input_ids, attention_mask, T) if g.num_iterations > 1 else None
-        ref_logp = self.compute_ref_logprobs(input_ids, attention_mask, T) if beta > 0 else None
-        logprob_s = time.perf_counter() - t0
+        ref_logp = self.compute_ref_logprobs(input_ids, attention_mask, T) if float(g.kl.beta) > 0 else None
+        s.timings["logprob_s"] = time.perf_counter() - t0
 
         # 5. updates
         t0 = time.perf_counter()
@@ -269,38 +251,8 @@ class GRPOModule(LightningModule):
                       if roll.logprobs is not None else None)  # fmt: skip
         update = self._update(input_ids, attention_mask, roll.completion_mask, loss_mask, adv, old_logp, ref_logp,
                               correction)  # fmt: skip
-        update_s = time.perf_counter() - t0
-
-        # 6. metrics: under DDP over the completions of every rank (see gather_statistics), the same on every rank
-        every = gather_statistics(self, self._n_ranks(), scores, rewards, roll, adv, n_prompts_truncated, update,
-                                  shaped, diagnostics)  # fmt: skip
-        scores, rewards = every["scores"], every["rewards"]
-        timings = {"score_s": score_s, "logprob_s": logprob_s, "update_s": update_s}
-        metrics = step_metrics(self.aspects, every, update, roll, timings)
-        metrics.update(schedule_metrics(self.aspects, self.current_weights()[0], self.threshold))
-
-        # 7. dual ascent on the Lagrange multiplier, from the constraint over every rank's completions
-        if self.constrained:
-            c = constraint_stats(scores[:, self.constraint_index], self.threshold)
-            metrics.update(constraint_metrics(self.lagrange_multiplier, c))
-            self.lagrange_multiplier = update_lagrange_multiplier(
-                self.lagrange_multiplier, c["value"], self.threshold, float(self.constraint.lambda_lr)
-            )
-        self.log_dict({k: v for k, v in metrics.items() if k in PROG_BAR}, on_step=True, on_epoch=False,
-                      prog_bar=True, batch_size=B)
-        self.log_dict({k: v for k, v in metrics.items() if k not in PROG_BAR}, on_step=True, on_epoch=False,
-                      batch_size=B)
-        self.history.append({"step": int(self.global_step), "batch": len(self.history) + 1, **metrics})
-        local = every["local"]  # this rank's rows of the gathered tensors
-        self.last_rollout = {
-            "step": int(self.global_step),
-            "prompts": user_prompts,
-            "completions": roll.texts,
-            "scores": {a: scores[local, k].tolist() for k, a in enumerate(self.aspects)},
-            "reward": rewards[local].tolist(),
-            "advantage": adv.cpu().tolist(),
-            "truncated": roll.truncated.cpu().tolist(),
-        }
+        s.timings["update_s"] = time.perf_counter() - t0
+        finish_step(self, s, adv, update, {})
 
     def _update(
         self,

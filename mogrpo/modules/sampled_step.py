@@ -31,6 +31,7 @@ class SampledBatch:
     scores: torch.Tensor  # [N, K] the regressor's aspect scores
     rewards: torch.Tensor  # [N] the aspects' weighted sum (what is logged)
     shaped: torch.Tensor  # [N] the same with the shaping penalties: the scalar each method learns from
+    advantages: torch.Tensor  # [N] GRPO's group-normalised advantages of ``shaped`` (what GRPO learns from)
     diagnostics: dict[str, torch.Tensor]
     n_prompts_truncated: int
     timings: dict[str, float] = field(default_factory=dict)
@@ -48,9 +49,9 @@ def sample_and_score(module, batch: list[dict]) -> SampledBatch:
     scores = module.regressor.score(user_prompts, roll.texts)
     check_finite_on_every_rank(module, scores, user_prompts, roll.texts)
     score_s = time.perf_counter() - t0
-    _, shaped, diagnostics = module.step_advantages(scores, roll)
+    adv, shaped, diagnostics = module.step_advantages(scores, roll)
     rewards = weighted_reward(scores, module.current_weights()[0])
-    return SampledBatch(roll, user_prompts, scores, rewards, shaped.float(), diagnostics, n_truncated,
+    return SampledBatch(roll, user_prompts, scores, rewards, shaped.float(), adv, diagnostics, n_truncated,
                         {"score_s": score_s})  # fmt: skip
 
 
