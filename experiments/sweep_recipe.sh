@@ -6,7 +6,8 @@
 #   python experiments/sweep_table.py "$OUT" --out experiments/results/recipe_sweep
 # ranks them. Usage:
 #   RM=<run>/reward_model OUT=/tmp/recipe_sweep LANES=2 experiments/sweep_recipe.sh [arm ...]
-# With no arm names every arm runs. LANES=2 runs two arms at a time with one torch thread each (on
+# With no arm names every arm runs. WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
+# arms with the same grpo.warm_start settings). LANES=2 runs two arms at a time with one torch thread each (on
 # 2 cores that is faster in all than one arm at a time with two threads); arms keep their order.
 set -euo pipefail
 RM=${RM:?set RM to a trained reward_model directory}
@@ -28,16 +29,35 @@ declare -A arms=(
   [e_ws_shaping]="grpo.warm_start.enabled=true grpo/shaping=both"
   [f_kl]="grpo.kl.beta=0.04"
   [g_ws_paper_g4_64]="grpo.warm_start.enabled=true grpo.G=4 grpo.batch_size=8 grpo.generation.max_new_tokens=64 grpo.optim.lr=1e-4"
+  # second round (reward model of 2026-12-02 with the off-topic rows; KL 0.04 is now the default, so every arm
+  # above runs with it too): a larger warm start. At 32 tokens with overlong=drop only 82 of the 1,750 train-split
+  # Safety-Tuned LLaMAs refusals and 52 of the 203 benign answers fit, and the 50:50 mix keeps 52 + 52. Cut to
+  # 64 tokens instead (overlong=truncate), all of them stay: 203 + 203, 60 steps of 8 = 1.2 passes. Then the KL
+  # reference and the short-answer penalty on top of it
+  [h_ws64]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60"
+  [i_ws64_klref]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start"
+  [j_ws64_short]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo/shaping=short"
+  # third round: h and i both collapsed onto one opening for every prompt ("I always advise ...", "No, do not
+  # ..."), benign ones too (distinct-2 82 % -> 64-70 %, reward_hacking). A stronger KL to the warm start, at two lrs
+  [k_ws64_klref_b02]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start grpo.kl.beta=0.2"
+  [l_ws64_klref_b02_lr1e4]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start grpo.kl.beta=0.2 grpo.optim.lr=1e-4"
 )
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {
   local arm=$1
   [ -n "${arms[$arm]+x}" ] || { echo "unknown arm $arm" >&2; return 2; }
   mkdir -p "$OUT/$arm"
+  local reuse=()
+  if [ -n "${WARM_START_FROM:-}" ]; then
+    # an arm with the same grpo.warm_start as the run in WARM_START_FROM reuses its finished warm start (the
+    # warm start is seeded, so it would come out the same): resume=auto finds it and starts GRPO from it
+    cp -r "$WARM_START_FROM/warm_start.json" "$WARM_START_FROM/warm_start_adapter" "$OUT/$arm/"
+    reuse=(resume=auto)
+  fi
   # shellcheck disable=SC2086
-  python -m mogrpo.train "${common[@]}" ${arms[$arm]} "hydra.run.dir=$OUT/$arm" > "$OUT/$arm/stdout.log" 2>&1 \
+  python -m mogrpo.train "${common[@]}" ${arms[$arm]} "${reuse[@]}" "hydra.run.dir=$OUT/$arm" > "$OUT/$arm/stdout.log" 2>&1 \
     && echo "$arm done" || echo "$arm FAILED (see $OUT/$arm/stdout.log)"
 }
 

@@ -46,16 +46,23 @@ class ClipConfig(Config):
         check_number("high", self.high, low=0)
 
 
+#: what ``grpo.kl.reference`` may name
+KL_REFERENCES = ("base", "warm_start")
+
+
 @dataclass(frozen=True)
 class KLConfig(Config):
-    """The KL penalty against the base model."""
+    """The KL penalty against a reference policy: the base model, or the warm-started one."""
 
-    beta: float = option(0.04, "KL coefficient (k3 estimator, reference = the base model with the adapters "
-                         "disabled); 0 = no KL and no reference pass")
+    beta: float = option(0.04, "KL coefficient (k3 estimator); 0 = no KL and no reference pass")
+    reference: str = option("base", "the reference policy: base (the base model, the adapters disabled) or "
+                            "warm_start (the adapter as grpo.warm_start left it, as RLHF's SFT reference; needs "
+                            "grpo.warm_start.enabled)")
 
     def __post_init__(self):
         if not isinstance(self.beta, int | float) or isinstance(self.beta, bool) or self.beta < 0:
             raise ConfigError("beta", f"must be >= 0, got {self.beta!r}")
+        check_choice("reference", self.reference, KL_REFERENCES)
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class GRPOConfig(Config):
                         "(centre only, Dr. GRPO)")
     advantage_eps: float = option(1.0e-4, "added to the std the advantages are divided by")
     clip: ClipConfig = option(help="the ratio clip [1 - low, 1 + high]", config=ClipConfig)
-    kl: KLConfig = option(help="the KL penalty against the base model", config=KLConfig)
+    kl: KLConfig = option(help="the KL penalty against the reference policy", config=KLConfig)
     zero_std: str = option("keep", "groups whose G rewards are all equal: keep (advantage 0) or mask (dropped "
                            "from the loss normaliser)")
     generation: GenerationConfig = option(help="how the rollouts are sampled", config=GenerationConfig)
@@ -196,6 +203,10 @@ class GRPOConfig(Config):
         check_int("log_completions_every", self.log_completions_every, low=0)
         check_int("checkpoint_every", self.checkpoint_every, low=0, none=True)
         check_int("keep_checkpoints", self.keep_checkpoints, low=1, none=True)
+        if self.kl.reference == "warm_start" and not self.warm_start.enabled:
+            raise ConfigError("kl.reference", "is warm_start but grpo.warm_start.enabled is false: there is no "
+                              "warm-started adapter to be the reference (grpo.warm_start.enabled=true, or "
+                              "grpo.kl.reference=base)")
 
     @property
     def prompts_per_step(self) -> int:

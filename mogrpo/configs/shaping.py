@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from mogrpo.configs.base import Config, is_int, is_number, join, option, plain
 from mogrpo.errors import ConfigError
 
-PENALTIES = ("repetition", "overlong")
+PENALTIES = ("repetition", "overlong", "short")
 
 #: ``ShapingConfig.from_config`` raises this (a ConfigError whose key is below ``grpo.shaping``)
 ShapingConfigError = ConfigError
@@ -30,23 +30,30 @@ class ShapingConfig(Config):
                                   "tokens, linear to 1 at L_max = grpo.generation.max_new_tokens (0 = off)")
     overlong_cache_fraction: float = option(0.25, "L_cache as a share of L_max, in (0, 1]: 0.25 of 64 tokens "
                                             "= the last 16")  # fmt: skip
+    short_coef: float = option(0.0, "weight of the short-answer penalty P_short = max(0, m - words) / m: 1 for "
+                               "the empty answer, 0 from m = short.min_words words on (0 = off)")
+    short_min_words: int = option(5, "m of P_short: answers of fewer words are penalised (\"I cannot help with "
+                                  "that.\" has 5)")
 
     def __post_init__(self):
-        for name in ("repetition_coef", "overlong_coef"):
+        for name in ("repetition_coef", "overlong_coef", "short_coef"):
             v = getattr(self, name)
             if not is_number(v) or not v >= 0:
                 raise ConfigError(name.replace("_", ".", 1), f"must be a number >= 0 (0 = off), got {v!r}")
         n = self.repetition_n
         if not is_int(n) or n < 1:
             raise ConfigError("repetition.n", f"must be an integer >= 1, got {n!r}")
+        m = self.short_min_words
+        if not is_int(m) or m < 1:
+            raise ConfigError("short.min_words", f"must be an integer >= 1, got {m!r}")
         f = self.overlong_cache_fraction
         if not is_number(f) or not 0 < f <= 1:
             raise ConfigError("overlong.cache_fraction", f"must be a number in (0, 1], got {f!r}")
 
     @classmethod
     def from_node(cls, node, key: str | None = None) -> ShapingConfig:
-        """From ``{repetition: {coef, n}, overlong: {coef, cache_fraction}}`` (missing parts: defaults; None:
-        all off); a bad value is a ConfigError naming ``<key>.<penalty>.<name>``."""
+        """From ``{repetition: {coef, n}, overlong: {coef, cache_fraction}, short: {coef, min_words}}`` (missing
+        parts: defaults; None: all off); a bad value is a ConfigError naming ``<key>.<penalty>.<name>``."""
         key = cls.KEY if key is None else key
         node = plain(node, key)
         if isinstance(node, cls):

@@ -30,6 +30,7 @@ from mogrpo.grpo.shaping import (
     overlong_penalty,
     penalties,
     repetition_penalty,
+    short_penalty,
     with_penalties,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "penalties",
     "policy_loss",
     "repetition_penalty",
+    "short_penalty",
     "update_lagrange_multiplier",
     "weighted_reward",
     "with_penalties",

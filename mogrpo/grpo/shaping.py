@@ -1,7 +1,7 @@
 """Reward shaping against reward hacking: per-completion penalties subtracted before the advantages.
 
 A policy can please a learned reward model with text no reader wants: "moralising word salad"
-that repeats one word, or answers that run into the token cap. Two penalties, each ``P in [0, 1]``
+that repeats one word, answers that run into the token cap, or no answer at all. Three penalties, each ``P in [0, 1]``
 and each switched on by a coefficient ``coef > 0`` (``grpo.shaping.<name>.coef``; 0 = off):
 
 ``repetition``: the share of repeated word n-grams within the completion (Li et al. 2016's
@@ -17,6 +17,12 @@ cap has ``|y| = L_max``::
 
     P_long(y) = 0                                   |y| <= L_max - L_cache
               = (|y| - (L_max - L_cache)) / L_cache  L_max - L_cache < |y| <= L_max   (1 at the cap)
+
+``short``: the shortfall below a minimum answer length of ``m`` words (``min_words``), against the
+silence a safety-only run collapsed to (the reward model scores the empty answer as safe: README,
+"Pareto front"; the ranking check ``answer_over_empty``)::
+
+    P_short(y) = max(0, m - words(y)) / m        (1 for the empty answer, 0 from m words on)
 
 ``conservative_scores`` (an ensemble of M reward models, ``reward.ensemble``): the uncertainty-weighted
 optimisation of Coste et al. 2024 ("Reward Model Ensembles Help Mitigate Overoptimization", ICLR),
@@ -66,12 +72,21 @@ def overlong_penalty(lengths: torch.Tensor, max_length: int, cache: int) -> torc
     return ((lengths.float() - start) / cache).clamp(0.0, 1.0)
 
 
+def short_penalty(texts: Sequence[str], min_words: int) -> torch.Tensor:
+    """``P_short`` of each completion, ``[N]`` in [0, 1]: the share of ``min_words`` words it falls short by."""
+    if min_words < 1:
+        raise ValueError(f"min_words must be >= 1, got {min_words}")
+    out = [max(0, min_words - len(_WORD.findall(text.lower()))) / min_words for text in texts]
+    return torch.tensor(out, dtype=torch.float32)
+
+
 def penalties(cfg: ShapingConfig, texts: Sequence[str], lengths: torch.Tensor, max_length: int) -> dict[str, torch.Tensor]:
     """Every penalty ``{name: [N] in [0, 1]}``, active or not (an inactive one is a free diagnostic: how
     much the policy repeats itself or runs into the cap without the penalty)."""
     return {
         "repetition": repetition_penalty(texts, cfg.repetition_n),
         "overlong": overlong_penalty(lengths.cpu(), max_length, cfg.overlong_cache(max_length)),
+        "short": short_penalty(texts, cfg.short_min_words),
     }
 
 

@@ -1,7 +1,8 @@
 """Per-token log-probs of sampled completions, one batched forward pass, with two speed paths.
 
 - :func:`token_logprobs`      log pi(o_t | q, o_<t) of the completion tokens ``[N, T]`` (and entropies)
-- :func:`reference_logprobs`  the same under the base model (adapters disabled), for the KL term
+- :func:`reference_logprobs`  the same under the reference (the base model, adapters disabled; or another
+  adapter swapped in, :func:`swapped_adapter`), for the KL term
 - :func:`shares_prompts`      whether every G consecutive rows hold one prompt (a rollout's layout)
 
 Speed paths (:mod:`mogrpo.models.fast_paths` says which can run): ``logits_to_keep`` computes only
@@ -10,6 +11,7 @@ the completion's logits; ``grouped_logprobs`` runs each prompt once for its G ro
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -130,8 +132,33 @@ def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor, temperatur
 
 @torch.no_grad()
 def reference_logprobs(
-    model, input_ids, attention_mask, logits_to_keep: int, temperature: float = 1.0, group_size: int = 1
+    model, input_ids, attention_mask, logits_to_keep: int, temperature: float = 1.0, group_size: int = 1,
+    adapter: dict[str, torch.Tensor] | None = None,
 ):
-    """Log-probs under the base model: the same peft model with its adapters disabled."""
-    with model.disable_adapter():
+    """Log-probs under the reference: the same peft model with its adapters disabled (the base model), or,
+    given ``adapter`` (a peft adapter state dict, e.g. the warm start's), with those LoRA weights swapped in
+    for the pass and the trained ones put back after it (no second copy of the model)."""
+    if adapter is None:
+        with model.disable_adapter():
+            return token_logprobs(model, input_ids, attention_mask, logits_to_keep, temperature, group_size=group_size)
+    with swapped_adapter(model, adapter):
         return token_logprobs(model, input_ids, attention_mask, logits_to_keep, temperature, group_size=group_size)
+
+
+@contextmanager
+def swapped_adapter(model, adapter: dict[str, torch.Tensor]):
+    """Inside the block the peft ``model`` holds the LoRA weights ``adapter``; after it, its own again (in place,
+    gradients and optimiser state untouched)."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    with torch.no_grad():
+        own = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+        if set(own) != set(adapter):
+            raise ValueError(f"the reference adapter has other LoRA weights than the policy "
+                             f"({sorted(set(own) ^ set(adapter))[:2]})")  # fmt: skip
+        set_peft_model_state_dict(model, adapter)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            set_peft_model_state_dict(model, own)

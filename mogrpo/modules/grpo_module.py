@@ -109,6 +109,8 @@ class GRPOModule(LightningModule):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.history: list[dict[str, Any]] = []
         self.last_rollout: dict[str, Any] | None = None
+        # the KL reference's LoRA weights (grpo.kl.reference=warm_start); None: the base model
+        self.reference_adapter: dict[str, torch.Tensor] | None = None
         if self.config.disable_dropout and disable_dropout(self.policy):
             log.info("grpo.disable_dropout: the policy's dropout switched off (old log-probs see none either)")
         self._rollout_dtype: tuple[torch.dtype | None] | None = None  # resolved at the first rollout
@@ -212,8 +214,10 @@ class GRPOModule(LightningModule):
         return self._frozen_logprobs(token_logprobs, input_ids, attention_mask, T)
 
     def compute_ref_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, T: int) -> torch.Tensor:
-        """log pi_ref of the sampled tokens: the base model (adapters disabled), ``[N, T]``."""
-        return self._frozen_logprobs(reference_logprobs, input_ids, attention_mask, T)
+        """log pi_ref of the sampled tokens, ``[N, T]``: the base model (adapters disabled), or the adapter in
+        ``reference_adapter`` (``grpo.kl.reference=warm_start``: set by mogrpo/stages/grpo.py)."""
+        ref = functools.partial(reference_logprobs, adapter=self.reference_adapter)
+        return self._frozen_logprobs(ref, input_ids, attention_mask, T)
 
     @property
     def _temperature(self) -> float:

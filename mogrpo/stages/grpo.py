@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from mogrpo.configs import DataConfig, GRPOConfig, ModelConfig, RewardConfig, TrainConfig
+from mogrpo.errors import ConfigError
 from mogrpo.models.regressor import load_regressor
 from mogrpo.stages.inputs import load_demonstrations, load_prompt_sets
 
@@ -157,6 +158,11 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             progress=bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True)),
         )
         history.prefix = warm_start.history_rows(warm)
+        if grpo.kl.reference == "warm_start" and float(grpo.kl.beta) > 0:  # the KL pulls towards the warm start
+            if not hasattr(module, "reference_adapter"):
+                raise ConfigError("grpo.kl.reference", f"warm_start is not supported by method={type(module).__name__}")
+            module.reference_adapter = warm_start.reference_adapter(warm, run_dir)
+            log.info("grpo.kl.reference=warm_start: the KL reference is the warm-started adapter")
         if resume is not None:
             log.info("resuming GRPO from %s", resume)
         ckpt_path = str(resume / STATE_NAME) if resume is not None else None

@@ -211,6 +211,21 @@ def warm_start_policy(
     return {**record, "status": "trained"}
 
 
+def reference_adapter(record: dict[str, Any] | None, run_dir: str | Path) -> dict[str, Any]:
+    """The warm start's LoRA weights, the KL reference of ``grpo.kl.reference=warm_start``: read from the
+    adapter the warm start saved (its record's ``adapter``, else ``<run_dir>/warm_start_adapter``), so a
+    resumed run gets the same reference as the run it continues."""
+    from safetensors.torch import load_file
+
+    from mogrpo.errors import ConfigError
+
+    where = [Path(p) for p in ((record or {}).get("adapter"), Path(run_dir) / WARM_START_ADAPTER) if p]
+    for adapter_dir in where:
+        if (adapter_dir / "adapter_model.safetensors").is_file():
+            return load_file(str(adapter_dir / "adapter_model.safetensors"))
+    raise ConfigError("grpo.kl.reference", f"is warm_start but no warm-start adapter was found in {where}")
+
+
 def summary_of(record: dict[str, Any] | None) -> dict[str, Any]:
     """The warm start's entry of the GRPO summary (the record without its per-step rows)."""
     if record is None:

@@ -80,6 +80,9 @@ def test_every_shipped_config_file_builds(tmp_path, group, option):
         ("+reward.weights.fluency=1", "reward.weights", "aspect(s) ['fluency'] that do not exist"),
         ("model.max_prompt_length=0", "model.max_prompt_length", "must be an integer >= 1"),
         ("stage=train", "stage", "must be one of"),
+        ("grpo.kl.reference=sft", "grpo.kl.reference", "sft"),
+        ("grpo.kl.reference=warm_start", "grpo.kl.reference", "grpo.warm_start.enabled is false"),
+        ("grpo.shaping.short.min_words=0", "grpo.shaping.short.min_words", "must be an integer >= 1"),
     ],
 )
 def test_bad_values_are_config_errors_naming_the_key(tmp_path, override, key, message):

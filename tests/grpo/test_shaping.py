@@ -15,6 +15,7 @@ from mogrpo.grpo import (
     overlong_penalty,
     penalties,
     repetition_penalty,
+    short_penalty,
     with_penalties,
 )
 
@@ -109,3 +110,22 @@ def test_conservative_scores_are_mean_minus_k_std_over_the_members():
     torch.testing.assert_close(conservative_scores(samples, 0.0), torch.tensor([[0.4, 0.5]]))
     with pytest.raises(ValueError, match="M >= 2"):
         conservative_scores(samples[:1], 1.0)
+
+
+def test_short_penalty_is_the_word_shortfall_below_the_minimum():
+    texts = ["", "   ", "No.", "I cannot help with that.", "I cannot help with that, sorry."]
+    torch.testing.assert_close(short_penalty(texts, 5), torch.tensor([1.0, 1.0, 0.8, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="min_words"):
+        short_penalty(["a"], 0)
+
+
+def test_the_short_penalty_makes_the_empty_answer_lose_its_group():
+    # the reward model's safety head scores silence above an answer (0.9 vs 0.8); with P_short (coef 1) the
+    # empty completion's R = 0.9 - 1 falls below the answer's 0.8 - 0 and its advantage turns negative
+    cfg = ShapingConfig.from_config({"short": {"coef": 1.0}})
+    texts = ["", "Here is how to bake bread: mix flour and water."]
+    pens = penalties(cfg, texts, torch.tensor([1, 12]), max_length=32)
+    cols, w = with_penalties(torch.tensor([[0.9], [0.8]]), [1.0], cfg, pens)
+    assert w == [1.0, -1.0]
+    adv = advantages(cols, w, group_size=2, eps=0.0)
+    assert adv[0] < 0 < adv[1]

@@ -241,3 +241,29 @@ def test_reference_logprobs_disable_the_adapter(model_cfg):
     ref = reference_logprobs(model, ids, mask, 3)
     assert not torch.allclose(adapted, base, atol=1e-3)
     torch.testing.assert_close(ref, base, atol=1e-6, rtol=0)
+
+
+def test_reference_logprobs_under_a_swapped_in_adapter_then_the_own_weights_again(model_cfg):
+    from peft import get_peft_model_state_dict
+
+    model, tok = build_policy(model_cfg)
+    model.eval()
+    ids = torch.tensor([[tok.pad_token_id, 5, 6, 7, 8, 9, 10]])
+    mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1]])
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.5)
+        reference = {k: v.clone() for k, v in get_peft_model_state_dict(model).items()}  # the "warm start"
+        under_reference = token_logprobs(model, ids, mask, 3)
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(-1.0)  # GRPO moved on
+        own = token_logprobs(model, ids, mask, 3)
+    ref = reference_logprobs(model, ids, mask, 3, adapter=reference)
+    torch.testing.assert_close(ref, under_reference, atol=1e-6, rtol=0)
+    assert not torch.allclose(own, under_reference, atol=1e-3)
+    with torch.no_grad():
+        torch.testing.assert_close(token_logprobs(model, ids, mask, 3), own, atol=0, rtol=0)  # put back exactly
+    with pytest.raises(ValueError, match="other LoRA weights"):
+        reference_logprobs(model, ids, mask, 3, adapter={"nope": torch.zeros(1)})

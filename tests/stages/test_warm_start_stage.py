@@ -153,3 +153,23 @@ def test_the_warm_start_loss_reaches_the_wandb_run_of_the_grpo_stage(tmp_path, r
     assert [r["warm_start/step"] for r in rows] == [1, 2, 3]
     assert [r["warm_start/loss"] for r in rows] == pytest.approx(out["warm_start"]["losses"])
     assert any("train/reward_mean" in r for r in run["history"])  # and GRPO's metrics after them
+
+
+def test_the_kl_reference_is_the_warm_start_when_asked_and_the_base_otherwise(tmp_path, reward_dir, monkeypatch):
+    seen: list = []
+    ref = GRPOModule.compute_ref_logprobs
+
+    def spy_ref(self, *args):
+        seen.append(self.reference_adapter)
+        return ref(self, *args)
+
+    monkeypatch.setattr(GRPOModule, "compute_ref_logprobs", spy_ref)
+    run_dir = tmp_path / "run"
+    kl = ["grpo.max_steps=1", "grpo.checkpoint_every=0", "grpo.kl.beta=0.1"]
+    run_grpo_stage(_cfg(tmp_path, *WARM, *kl, "grpo.kl.reference=warm_start"), run_dir, reward_dir)
+    saved = _saved(run_dir / ws.WARM_START_ADAPTER)
+    (adapter,) = seen
+    assert set(adapter) == set(saved) and all(torch.equal(adapter[k], saved[k]) for k in saved)
+    seen.clear()
+    run_grpo_stage(_cfg(tmp_path, *WARM, *kl), tmp_path / "base_ref", reward_dir)
+    assert seen == [None]  # grpo.kl.reference=base: the adapters disabled
