@@ -227,11 +227,15 @@ def test_token_logprobs_equals_a_naive_per_sequence_computation(policy):
     torch.testing.assert_close(entropy[m], naive_entropy[m], atol=1e-4, rtol=0)
 
 
-def test_reference_logprobs_disable_the_adapter(model_cfg):
+def _policy_and_row(model_cfg):
+    """A fresh policy in eval mode and one left-padded row of token ids with its mask."""
     model, tok = build_policy(model_cfg)
     model.eval()
-    ids = torch.tensor([[tok.pad_token_id, 5, 6, 7, 8, 9, 10]])
-    mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1]])
+    return model, torch.tensor([[tok.pad_token_id, 5, 6, 7, 8, 9, 10]]), torch.tensor([[0, 1, 1, 1, 1, 1, 1]])
+
+
+def test_reference_logprobs_disable_the_adapter(model_cfg):
+    model, ids, mask = _policy_and_row(model_cfg)
     with torch.no_grad():
         base = token_logprobs(model, ids, mask, 3)  # LoRA B starts at 0: the policy is the base
         for name, p in model.named_parameters():
@@ -246,10 +250,7 @@ def test_reference_logprobs_disable_the_adapter(model_cfg):
 def test_reference_logprobs_under_a_swapped_in_adapter_then_the_own_weights_again(model_cfg):
     from peft import get_peft_model_state_dict
 
-    model, tok = build_policy(model_cfg)
-    model.eval()
-    ids = torch.tensor([[tok.pad_token_id, 5, 6, 7, 8, 9, 10]])
-    mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1]])
+    model, ids, mask = _policy_and_row(model_cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
