@@ -41,8 +41,13 @@ declare -A arms=(
   # ..."), benign ones too (distinct-2 82 % -> 64-70 %, reward_hacking). A stronger KL to the warm start, at two lrs
   [k_ws64_klref_b02]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start grpo.kl.beta=0.2"
   [l_ws64_klref_b02_lr1e4]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start grpo.kl.beta=0.2 grpo.optim.lr=1e-4"
+  # safety as a constraint on top of the warm start, both ways of applying lambda (Constrained GRPO's
+  # normalised advantages vs lambda folded into the weights); threshold 0.9: between the base model's
+  # validation safety (0.825) and the warm start's (0.926), so the constraint binds when GRPO leaves the warm start
+  [o_ws64_klref_constrained_adv]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=normalized_advantages"
+  [p_ws64_klref_constrained_rw]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=reward_weights"
 )
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {

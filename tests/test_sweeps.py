@@ -31,13 +31,14 @@ SWEEPS = {
     "ablation_aggregation": ("reward.aggregation", ["sum_then_normalize", "normalize_then_sum"]),
     "ablation_seeds": ("seed", [1, 2, 3]),
     "ablation_constraint": ("reward.constraint.mode", ["reward_weights", "normalized_advantages"]),
-    "ablation_shaping": ("grpo.shaping", ["none", "repetition", "overlong", "both"]),
+    "ablation_shaping": ("grpo.shaping", ["none", "repetition", "overlong", "short", "both"]),
     "ablation_warm_start": ("grpo.warm_start.enabled", [False, True]),
     "ablation_method": ("method.name", ["grpo", "ppo", "dpo"]),
 }
 # the penalties each preset of conf/grpo/shaping/ switches on (a sweep over a config group: the composed
 # config holds the node, not the preset's name)
-SHAPING_ACTIVE = {"none": (), "repetition": ("repetition",), "overlong": ("overlong",), "both": ("repetition", "overlong")}
+SHAPING_ACTIVE = {"none": (), "repetition": ("repetition",), "overlong": ("overlong",), "short": ("short",),
+                  "both": ("repetition", "overlong")}  # fmt: skip
 # the key summary.json's `choices` reports for each sweep (mogrpo/train.py::_choices)
 CHOICE = {
     "ablation_reward": "reward",

@@ -247,7 +247,9 @@ def test_shaping_penalties_enter_the_advantages_and_the_metrics(tmp_path):
         cfg = _cfg(tmp_path, f"grpo/shaping={shaping}")  # smoke: max_new_tokens 8
         module = _module(cfg, tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
         adv, shaped, diag = module.step_advantages(scores, roll)
-        assert set(diag) == {"train/penalty/repetition", "train/penalty/overlong"}  # measured in every arm
+        # every penalty is measured in every arm: "A short answer." has 3 of the 5 words P_short asks for
+        assert set(diag) == {"train/penalty/repetition", "train/penalty/overlong", "train/penalty/short"}
+        torch.testing.assert_close(diag["train/penalty/short"], torch.tensor([1 / 5, 2 / 5]))
         torch.testing.assert_close(diag["train/penalty/overlong"], torch.tensor([1.0, 0.0]))
         torch.testing.assert_close(diag["train/penalty/repetition"], torch.tensor([2 / 3, 0.0]))  # 3 bigrams, 1 unique
         if signal:
