@@ -82,7 +82,7 @@ def short_penalty(texts: Sequence[str], min_words: int) -> torch.Tensor:
 
 def penalties(cfg: ShapingConfig, texts: Sequence[str], lengths: torch.Tensor, max_length: int) -> dict[str, torch.Tensor]:
     """Every penalty ``{name: [N] in [0, 1]}``, active or not (an inactive one is a free diagnostic: how
-    much the policy repeats itself or runs into the cap without the penalty)."""
+    much the policy repeats itself, runs into the cap or falls silent without the penalty)."""
     return {
         "repetition": repetition_penalty(texts, cfg.repetition_n),
         "overlong": overlong_penalty(lengths.cpu(), max_length, cfg.overlong_cache(max_length)),

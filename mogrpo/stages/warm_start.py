@@ -213,13 +213,13 @@ def warm_start_policy(
 
 def reference_adapter(record: dict[str, Any] | None, run_dir: str | Path) -> dict[str, Any]:
     """The warm start's LoRA weights, the KL reference of ``grpo.kl.reference=warm_start``: read from the
-    adapter the warm start saved (its record's ``adapter``, else ``<run_dir>/warm_start_adapter``), so a
-    resumed run gets the same reference as the run it continues."""
+    adapter the warm start saved (``<run_dir>/warm_start_adapter``, else its record's ``adapter``: a run resumed
+    into a new dir), so a resumed run gets the same reference as the run it continues."""
     from safetensors.torch import load_file
 
     from mogrpo.errors import ConfigError
 
-    where = [Path(p) for p in ((record or {}).get("adapter"), Path(run_dir) / WARM_START_ADAPTER) if p]
+    where = [Path(p) for p in (Path(run_dir) / WARM_START_ADAPTER, (record or {}).get("adapter")) if p]
     for adapter_dir in where:
         if (adapter_dir / "adapter_model.safetensors").is_file():
             return load_file(str(adapter_dir / "adapter_model.safetensors"))
