@@ -47,6 +47,9 @@ declare -A arms=(
   [o_ws64_klref_constrained_adv]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=normalized_advantages"
   [p_ws64_klref_constrained_rw]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=reward_weights"
 )
+# fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
+# to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
+# adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
 order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw)
 [ "$#" -gt 0 ] && order=("$@")
 

@@ -7,6 +7,7 @@ Their sets and sources are ``_target_`` nodes built by ``hydra.utils.instantiate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mogrpo.configs.base import Config, check_choice, check_int, check_number, check_str, option
@@ -59,6 +60,9 @@ class RewardDataConfig(Config):
                              "report, validation to choose settings")
     ranking: dict[str, Any] | None = option(None, "held-out pairs of the aggregate ranking checks: check -> "
                                             "builders of (prompt, better, worse) pairs")
+    policy_samples: str | None = option(None, "a harvest file of the policy's answers to train prompts "
+                                        "(experiments/harvest_policy_samples.py), added as rows by "
+                                        "mogrpo.data.policy_samples; null = none")
 
     def __post_init__(self):
         if not isinstance(self.sources, list):
@@ -69,3 +73,6 @@ class RewardDataConfig(Config):
                 raise ConfigError(name, f"must be in [0, 1), got {value}")
         check_int("max_rows", self.max_rows, low=0, none=True)
         check_choice("eval_split", self.eval_split, EVAL_SPLITS)
+        if self.policy_samples is not None and not Path(self.policy_samples).is_file():
+            raise ConfigError("policy_samples", f"no such file: {self.policy_samples} (write it with "
+                              "experiments/harvest_policy_samples.py, or set it to null)")

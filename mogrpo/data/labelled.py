@@ -300,6 +300,9 @@ def load_labelled(reward_data_cfg, aspects: Sequence[str], seed: int) -> dataset
     if not aspects:
         raise DataError("no aspects given", source="reward.aspects")
     nodes = list(reward_data_cfg.get("sources") or [])
+    if reward_data_cfg.get("policy_samples"):  # the policy's own answers (mogrpo/data/policy_samples.py)
+        nodes.append({"_target_": "mogrpo.data.policy_samples.policy_samples",
+                      "path": str(reward_data_cfg.get("policy_samples")), "seed": seed})
     if not nodes:
         raise DataError("no sources configured", source="reward_data.sources")
     val_fraction = _check_fraction(reward_data_cfg, "val_fraction")

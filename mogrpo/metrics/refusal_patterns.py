@@ -166,10 +166,11 @@ REFUSAL_PATTERNS: tuple[RefusalPattern, ...] = (
     RefusalPattern(
         "no_i_opening",
         r"^(?:absolutely not|definitely not|certainly not|no way)\b|"
-        r"^no[,.!]\s+(?:absolutely not|you (?:should|must) not|you shouldn't|do not|don't|never|"
+        r"^no[,.!]\s+(?:absolutely not|you (?:should|must) not|you shouldn't|you (?:cannot|can't|can not)|"
+        r"do not|don't|never|"
         r"I (?:can't|cannot|won't|will not))\b",
-        'a response that opens with "Absolutely not", "No, I can\'t ...", "No, you should not ...", or the '
-        'imperative "No, do not / don\'t / never ..."',
+        'a response that opens with "Absolutely not", "No, I can\'t ...", "No, you should not / cannot ...", or '
+        'the imperative "No, do not / don\'t / never ..."',
         where="opening",
     ),
 )
