@@ -250,7 +250,8 @@ def recalibrate(cfg: DictConfig, model_dir: Path, run_dir: Path) -> dict[str, An
 def cache_key(cfg: DictConfig) -> str:
     """A short hash of what determines a trained regressor: encoder spec and training settings
     (the ``reward_model`` node less checkpoint / reuse_cached / cache_dir), ``reward_data``,
-    the aspects, the seed and the trainer precision. Prefixed by the encoder entry's name."""
+    the aspects, the seed and the trainer precision; ``reward_data.policy_samples`` by the file's content,
+    not its path. Prefixed by the encoder entry's name."""
     try:
         rm = OmegaConf.to_container(cfg.reward_model, resolve=True, throw_on_missing=True)
         data = OmegaConf.to_container(cfg.reward_data, resolve=True, throw_on_missing=True)
@@ -260,6 +261,10 @@ def cache_key(cfg: DictConfig) -> str:
         rm.pop(key, None)
     for key in ("eval_split", "ranking", "name"):  # what is reported on, not what is trained on
         data.pop(key, None)
+    if data.get("policy_samples"):  # a file the user may rewrite in place: key on what it holds
+        data["policy_samples"] = hashlib.sha256(Path(data["policy_samples"]).read_bytes()).hexdigest()
+    else:  # none: the same key as before the option existed
+        data.pop("policy_samples", None)
     if isinstance(rm.get("spec"), dict):
         rm["spec"].pop("cache_dir", None)
     payload = {

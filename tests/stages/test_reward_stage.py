@@ -125,6 +125,23 @@ def test_cache_key_depends_on_what_shapes_the_model(cached_cfg):
     assert stage.cache_key(OmegaConf.merge(cached_cfg, {"paths": {"cache_dir": "/elsewhere"}})) == key
 
 
+def test_cache_key_follows_the_policy_samples_file_content_not_its_path(cached_cfg, tmp_path):
+    from omegaconf import OmegaConf, open_dict
+
+    key = stage.cache_key(cached_cfg)
+    with open_dict(cached_cfg):  # the builtin reward data has no policy_samples key
+        cached_cfg.reward_data.policy_samples = None
+    assert stage.cache_key(cached_cfg) == key  # null: the key of a config without the option
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"x": 1}\n')
+    b.write_text('{"x": 1}\n')
+    key_a = stage.cache_key(OmegaConf.merge(cached_cfg, {"reward_data": {"policy_samples": str(a)}}))
+    assert key_a == stage.cache_key(OmegaConf.merge(cached_cfg, {"reward_data": {"policy_samples": str(b)}}))
+    assert key_a != stage.cache_key(cached_cfg)
+    a.write_text('{"x": 2}\n')  # rewritten in place: another model
+    assert stage.cache_key(OmegaConf.merge(cached_cfg, {"reward_data": {"policy_samples": str(a)}})) != key_a
+
+
 def test_given_checkpoint_with_other_aspects_is_refused(tiny_cfg, tmp_path):
     saved = build_regressor(tiny_cfg.reward_model, ["politeness", "safety"]).save(tmp_path / "rm")
     tiny_cfg.reward_model.checkpoint = str(saved)
