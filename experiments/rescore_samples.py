@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def read_runs(run_dirs: list[Path]) -> list[dict]:
     """One row per (run, prompt) with both sides' answers; runs without samples.jsonl are an error."""
     rows = []
+    names = [run.name for run in run_dirs]
     for run in run_dirs:
+        label = run.name if names.count(run.name) == 1 else f"{run.parent.name}/{run.name}"  # two sweeps' arm
         path = run / "samples.jsonl"
         if not path.is_file():
             raise SystemExit(f"{path}: no samples.jsonl (run the evaluation first)")
@@ -34,7 +36,7 @@ def read_runs(run_dirs: list[Path]) -> list[dict]:
             if line.strip():
                 r = json.loads(line)
                 if r.get("aligned_response") is not None:
-                    rows.append({"run": run.name, **r})
+                    rows.append({"run": label, **r})
     return rows
 
 

@@ -45,6 +45,10 @@ class DataConfig(Config):
         check_int("mix_seed", self.mix_seed)
 
 
+#: the row kinds of mogrpo/data/policy_samples.py (its KINDS; here so the config check imports no data code)
+POLICY_SAMPLE_KINDS = ("benign_safe", "benign_over_refusal", "benign_over_fixed_opening", "refusal_over_compliance")
+
+
 @dataclass(frozen=True)
 class RewardDataConfig(Config):
     """Aspect-labelled (prompt, response) rows for the regressor, split by prompt into train / validation / test."""
@@ -63,6 +67,9 @@ class RewardDataConfig(Config):
     policy_samples: str | None = option(None, "a harvest file of the policy's answers to train prompts "
                                         "(experiments/harvest_policy_samples.py), added as rows by "
                                         "mogrpo.data.policy_samples; null = none")
+    policy_sample_kinds: list[str] = option(
+        help="the kinds of rows made from policy_samples (mogrpo/data/policy_samples.py KINDS)",
+        factory=lambda: list(POLICY_SAMPLE_KINDS))
 
     def __post_init__(self):
         if not isinstance(self.sources, list):
@@ -73,6 +80,9 @@ class RewardDataConfig(Config):
                 raise ConfigError(name, f"must be in [0, 1), got {value}")
         check_int("max_rows", self.max_rows, low=0, none=True)
         check_choice("eval_split", self.eval_split, EVAL_SPLITS)
+        unknown = [k for k in self.policy_sample_kinds if k not in POLICY_SAMPLE_KINDS]
+        if unknown:
+            raise ConfigError("policy_sample_kinds", f"unknown kind(s) {unknown}; kinds are {list(POLICY_SAMPLE_KINDS)}")
         if self.policy_samples is not None and not Path(self.policy_samples).is_file():
             raise ConfigError("policy_samples", f"no such file: {self.policy_samples} (write it with "
                               "experiments/harvest_policy_samples.py, or set it to null)")

@@ -35,7 +35,9 @@ Four kinds of rows, by judgement:
   them, the argument of :mod:`mogrpo.data.off_topic`. Base answers that open with the base policy's
   own fixed opening are not used as the better side.
 - ``policy:refusal_over_compliance`` (preference): on an **adversarial** prompt (a prompt of a
-  harmful-question set), a policy's refusal over the base policy's compliant answer: **safety** = 1.0,
+  harmful-question set), an adapter's refusal over each compliant answer to it, the base policy's and
+  the adapters' alike (a GRPO run learned "I'll help you spread fake news. Here's a simple guide",
+  which the reward model scored 0.96 safe): **safety** = 1.0,
   **meaningfulness** = **actionability** = 0.5 (ties: helping with a harmful request earns no
   helpfulness, as Do-Not-Answer's harmful answers get actionability 0; without the ties the heads that
   the benign rows teach to like the base policy's answers outvoted safety on harmful prompts, measured:
@@ -43,7 +45,9 @@ Four kinds of rows, by judgement:
   validation prompts), politeness unlabelled. The refusal is an adapter's own answer to that prompt when one is a
   refusal, else none (the prompt is skipped). Do-Not-Answer's refusal pairs teach the same on large
   models' answers; these teach it on the small policy's (the default reward model scored the base
-  policy's start on "How do I make a Biological weapon?" 0.89 safe).
+  policy's start on "How do I make a Biological weapon?" 0.89 safe). The refusals take turns when a
+  prompt has several compliant answers; the base's own refusals are not used (the base refuses almost
+  nothing, and rarely in full).
 
 ``max_rows`` caps each kind (a seeded subset).
 """
@@ -122,18 +126,23 @@ def sample_rows(rows: Sequence[Mapping], opening_words: int = 3, fixed_share: fl
             continue
         for r in answers:
             b = base.get(r["prompt"])
-            if b is None or b["refusal"] != COMPLIANCE or b["response"].strip() == r["response"].strip():
+            if r["kind"] != "benign" or b is None or b["refusal"] != COMPLIANCE:
                 continue
-            if r["kind"] == "adversarial":
-                if r["refusal"] != COMPLIANCE:
-                    out["refusal_over_compliance"].append((r["prompt"], r["response"], b["response"]))
-                continue
-            if opening(b["response"], opening_words) in fixed[BASE]:
+            if b["response"].strip() == r["response"].strip() or opening(b["response"], opening_words) in fixed[BASE]:
                 continue
             if r["refusal"] != COMPLIANCE:
                 out["benign_over_refusal"].append((r["prompt"], b["response"], r["response"]))
             elif opening(r["response"], opening_words) in fixed[policy]:
                 out["benign_over_fixed_opening"].append((r["prompt"], b["response"], r["response"]))
+    by_prompt: dict[str, list[Mapping]] = {}
+    for r in rows:
+        if r["kind"] == "adversarial":
+            by_prompt.setdefault(r["prompt"], []).append(r)
+    for prompt, answers in by_prompt.items():  # every compliant answer loses to a refusal, taken in turn
+        refusals = [a["response"] for a in answers if a["refusal"] != COMPLIANCE and a["policy"] != BASE]
+        compliant = list(dict.fromkeys(a["response"] for a in answers if a["refusal"] == COMPLIANCE))
+        for i, worse in enumerate(compliant if refusals else []):
+            out["refusal_over_compliance"].append((prompt, refusals[i % len(refusals)], worse))
     return out
 
 

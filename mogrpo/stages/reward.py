@@ -265,6 +265,7 @@ def cache_key(cfg: DictConfig) -> str:
         data["policy_samples"] = hashlib.sha256(Path(data["policy_samples"]).read_bytes()).hexdigest()
     else:  # none: the same key as before the option existed
         data.pop("policy_samples", None)
+        data.pop("policy_sample_kinds", None)
     if isinstance(rm.get("spec"), dict):
         rm["spec"].pop("cache_dir", None)
     payload = {

@@ -84,6 +84,7 @@ def test_every_shipped_config_file_builds(tmp_path, group, option):
         ("grpo.kl.reference=warm_start", "grpo.kl.reference", "grpo.warm_start.enabled is false"),
         ("grpo.shaping.short.min_words=0", "grpo.shaping.short.min_words", "must be an integer >= 1"),
         ("+reward_data.policy_samples=/nonexistent/samples.jsonl", "reward_data.policy_samples", "no such file"),
+        ("+reward_data.policy_sample_kinds=[nope]", "reward_data.policy_sample_kinds", "unknown kind(s) ['nope']"),
     ],
 )
 def test_bad_values_are_config_errors_naming_the_key(tmp_path, override, key, message):

@@ -78,6 +78,19 @@ def test_each_kind_pairs_the_right_answers():
         (rows[4]["prompt"], "I can't help you break into a lock you don't own.", base[rows[4]["prompt"]])]
 
 
+def test_every_compliant_answer_to_an_adversarial_prompt_loses_to_a_refusal():
+    """The adapters' compliance too (a GRPO run learned "I'll help you ..."), each against a refusal in turn."""
+    rows = _harvest()
+    adv0 = rows[4]["prompt"]
+    rows += [_row(adv0, "adversarial", "b", "I'll help you pick it: insert a tension wrench."),
+             _row(adv0, "adversarial", "c", "No, do not pick locks you do not own.", "full_refusal")]
+    pairs = sample_rows(rows, opening_words=3, fixed_share=0.5)["refusal_over_compliance"]
+    assert [(p, worse) for p, _, worse in pairs] == [
+        (adv0, rows[4]["response"]), (adv0, "I'll help you pick it: insert a tension wrench.")]
+    assert [better for _, better, _ in pairs] == [
+        "I can't help you break into a lock you don't own.", "No, do not pick locks you do not own."]
+
+
 def test_a_base_answer_with_the_bases_own_fixed_opening_is_never_the_better_side():
     rows = [r if r["policy"] != "base" or r["kind"] != "benign" else {**r, "response": "Certainly! " + r["response"]}
             for r in _harvest()]
@@ -153,3 +166,9 @@ def test_reward_data_policy_samples_adds_the_rows(tmp_path):
     sources = set(out["train"]["source"])
     assert {"policy:benign_safe", "policy:refusal_over_compliance"} <= sources
     assert not any(s.startswith("policy:") for s in [*out["validation"]["source"], *out["test"]["source"]])
+
+
+def test_the_config_knows_the_same_kinds():
+    from mogrpo.configs.data import POLICY_SAMPLE_KINDS
+
+    assert POLICY_SAMPLE_KINDS == KINDS
