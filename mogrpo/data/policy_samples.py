@@ -90,7 +90,7 @@ def fixed_openings(answers: Sequence[Mapping], n_words: int, share: float) -> se
 
 
 def read_samples(path: str | Path) -> list[dict]:
-    """The rows of a harvest file, checked: the required fields, and every prompt in the train split."""
+    """The rows of a harvest file, checked: the required fields, a known kind, split train, a base policy."""
     path = Path(path)
     if not path.is_file():
         raise DataError("policy samples file not found (write it with experiments/harvest_policy_samples.py)",
