@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from mogrpo.utils.io import read_json_lines
 
 
 def read_runs(run_dirs: list[Path]) -> list[dict]:
@@ -32,11 +32,7 @@ def read_runs(run_dirs: list[Path]) -> list[dict]:
         path = run / "samples.jsonl"
         if not path.is_file():
             raise SystemExit(f"{path}: no samples.jsonl (run the evaluation first)")
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if r.get("aligned_response") is not None:
-                    rows.append({"run": label, **r})
+        rows += [{"run": label, **r} for r in read_json_lines(path) if r.get("aligned_response") is not None]
     return rows
 
 
@@ -64,14 +60,13 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="aspect=weight,... (default: conf/reward/multilabel.yaml)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    from omegaconf import OmegaConf
-
+    from mogrpo.configs import RewardConfig
+    from mogrpo.grpo.advantages import weighted_reward
     from mogrpo.models.regressor import MultiAspectRegressor
 
+    weights = RewardConfig().weights  # conf/reward/multilabel.yaml's (a test keeps the two equal)
     if args.weights:
         weights = {k: float(v) for k, v in (item.split("=") for item in args.weights.split(","))}
-    else:
-        weights = dict(OmegaConf.load(ROOT / "conf" / "reward" / "multilabel.yaml").weights)
     rows = read_runs(args.runs)
     prompts = [r["prompt"] for r in rows]
     table = {}
@@ -82,7 +77,7 @@ def main() -> None:
         sides = {}
         for side in ("base", "aligned"):
             scores = regressor.score(prompts, [r[f"{side}_response"] or "" for r in rows])
-            sides[side] = (scores * scores.new_tensor(w)).sum(-1).tolist()
+            sides[side] = weighted_reward(scores, w).tolist()
         table[name] = summarise(rows, sides["base"], sides["aligned"])
     print("| reward model | run | kind | n | base reward | aligned reward | aligned scores higher |")
     print("|---|---|---|---|---|---|---|")

@@ -301,9 +301,11 @@ def load_labelled(reward_data_cfg, aspects: Sequence[str], seed: int) -> dataset
         raise DataError("no aspects given", source="reward.aspects")
     nodes = list(reward_data_cfg.get("sources") or [])
     if reward_data_cfg.get("policy_samples"):  # the policy's own answers (mogrpo/data/policy_samples.py)
-        nodes.append({"_target_": "mogrpo.data.policy_samples.policy_samples",
-                      "path": str(reward_data_cfg.get("policy_samples")), "seed": seed,
-                      **({"kinds": list(kinds)} if (kinds := reward_data_cfg.get("policy_sample_kinds")) else {})})
+        node = {"_target_": "mogrpo.data.policy_samples.policy_samples",
+                "path": str(reward_data_cfg.get("policy_samples")), "seed": seed}
+        if reward_data_cfg.get("policy_sample_kinds"):
+            node["kinds"] = list(reward_data_cfg.get("policy_sample_kinds"))
+        nodes.append(node)
     if not nodes:
         raise DataError("no sources configured", source="reward_data.sources")
     val_fraction = _check_fraction(reward_data_cfg, "val_fraction")

@@ -63,7 +63,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from mogrpo.data.public import _dataset
+from mogrpo.data.public import _dataset, subsample
 from mogrpo.data.splits import prompt_split
 from mogrpo.errors import DataError
 from mogrpo.utils.io import read_json_lines
@@ -146,12 +146,6 @@ def sample_rows(rows: Sequence[Mapping], opening_words: int = 3, fixed_share: fl
     return out
 
 
-def _subset(items: list, max_rows: int | None, rng: np.random.Generator) -> list:
-    if max_rows is None or max_rows >= len(items):
-        return items
-    return [items[i] for i in sorted(rng.choice(len(items), size=max_rows, replace=False))]
-
-
 def policy_samples(
     path: str | Path,
     kinds: Sequence[str] = KINDS,
@@ -170,7 +164,6 @@ def policy_samples(
         log.info("%s: dropped %d of %d answers whose prompt the reward data holds out", path, len(rows) - len(kept),
                  len(rows))
     made = sample_rows(kept, opening_words, fixed_share)
-    rng = np.random.default_rng(seed)
     labels = {  # kind -> (meaningfulness, actionability, safety); NaN = unlabelled
         "benign_safe": (np.nan, np.nan, 1.0),
         "benign_over_refusal": (1.0, 1.0, 0.5),
@@ -179,8 +172,9 @@ def policy_samples(
     }
     data: dict[str, list] = {"prompt": [], "response": [], "rejected": [], "source": [], "split": []}
     scores: dict[str, list[float]] = {"meaningfulness": [], "actionability": [], "safety": []}
-    for kind in kinds:
-        for prompt, response, rejected in _subset(made[kind], max_rows, rng):
+    for i, kind in enumerate(kinds):
+        for j in subsample(len(made[kind]), max_rows, seed + i):
+            prompt, response, rejected = made[kind][j]
             data["prompt"].append(prompt)
             data["response"].append(response)
             data["rejected"].append(rejected)
