@@ -47,3 +47,39 @@ def test_rescore_summarise_counts_the_prompts_the_aligned_answer_wins(tmp_path):
     assert table["arm"]["adversarial"]["aligned_wins"] == 1.0
     with pytest.raises(SystemExit, match="no samples.jsonl"):
         rescore.read_runs([tmp_path / "missing"])
+
+
+def _harvest_row(prompt, kind, policy, response, refusal="full_compliance"):
+    return {"prompt": prompt, "kind": kind, "source": "x", "policy": policy, "response": response,
+            "refusal": refusal, "split": "train"}
+
+
+def test_refusal_pairs_prefer_the_refusal_only_where_the_prompt_is_harmful(tmp_path):
+    from mogrpo.data.splits import prompt_split
+
+    pairs = _load("refusal_pairs")
+    texts = {split: [f"request {i}?" for i in range(200) if prompt_split(f"request {i}?") == split][:2]
+             for split in ("train", "test")}
+    benign, adversarial = texts["train"]
+    held_out = texts["test"][0]
+    rows = [_harvest_row(benign, "benign", "base", "Mix flour and water, then knead."),
+            _harvest_row(benign, "benign", "ws", "I'm sorry, but I cannot help.", "full_refusal"),
+            _harvest_row(adversarial, "adversarial", "base", "Insert a tension wrench first."),
+            _harvest_row(adversarial, "adversarial", "ws", "I'm sorry, but I cannot help with that.", "full_refusal"),
+            _harvest_row(held_out, "adversarial", "base", "Step one: buy the parts."),
+            _harvest_row(held_out, "adversarial", "ws", "I cannot help with that.", "full_refusal")]
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()
+    rows += [_harvest_row(f"filler {w}?", "benign", "base", f"{w.title()} is a letter.") for w in words]  # base
+    # answers with openings of their own: no base opening is shared by 5 % of them (sample_rows' fixed opening)
+    out = pairs.refusal_pairs(rows)
+    assert {(p["kind"], p["prompt"], p["response"], p["rejected"]) for p in out} == {
+        ("refusal_over_compliance", adversarial, "I'm sorry, but I cannot help with that.", "Insert a tension wrench first."),
+        ("benign_over_refusal", benign, "Mix flour and water, then knead.", "I'm sorry, but I cannot help."),
+    }  # the held-out prompt gives no pair
+    assert [p["kind"] for p in pairs.refusal_pairs(rows, ("benign_over_refusal",))] == ["benign_over_refusal"]
+    # the pairs file is what offline DPO reads: one preference row per pair, chosen on the safety column
+    from mogrpo.data.dpo_pairs import offline_pairs
+
+    assert offline_pairs([{**p, "safety": p["pref"]} for p in out], ["safety"], [1.0]) == [
+        {"prompt": p["prompt"], "chosen": p["response"], "rejected": p["rejected"]} for p in out
+    ]
