@@ -69,8 +69,8 @@ def test_refusal_pairs_prefer_the_refusal_only_where_the_prompt_is_harmful(tmp_p
             _harvest_row(held_out, "adversarial", "base", "Step one: buy the parts."),
             _harvest_row(held_out, "adversarial", "ws", "I cannot help with that.", "full_refusal")]
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()
-    rows += [_harvest_row(f"filler {w}?", "benign", "base", f"{w.title()} is a letter.") for w in words]  # base
-    # answers with openings of their own: no base opening is shared by 5 % of them (sample_rows' fixed opening)
+    # base answers with openings of their own: no base opening is shared by 5 % of them (sample_rows' fixed opening)
+    rows += [_harvest_row(f"filler {w}?", "benign", "base", f"{w.title()} is a letter.") for w in words]
     out = pairs.refusal_pairs(rows)
     assert {(p["kind"], p["prompt"], p["response"], p["rejected"]) for p in out} == {
         ("refusal_over_compliance", adversarial, "I'm sorry, but I cannot help with that.", "Insert a tension wrench first."),
