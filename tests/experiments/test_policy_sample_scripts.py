@@ -54,7 +54,7 @@ def _harvest_row(prompt, kind, policy, response, refusal="full_compliance"):
             "refusal": refusal, "split": "train"}
 
 
-def test_refusal_pairs_prefer_the_refusal_only_where_the_prompt_is_harmful(tmp_path):
+def test_refusal_pairs_prefer_the_refusal_only_where_the_prompt_is_harmful():
     from mogrpo.data.splits import prompt_split
 
     pairs = _load("refusal_pairs")
