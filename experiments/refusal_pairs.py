@@ -32,12 +32,11 @@ KINDS = ("refusal_over_compliance", "benign_over_refusal")
 
 def refusal_pairs(rows: list[dict], kinds: tuple[str, ...] = KINDS) -> list[dict]:
     """The pairs of ``kinds`` from harvest ``rows`` whose prompt is in the hash split's train part."""
-    from mogrpo.data.policy_samples import sample_rows
-    from mogrpo.data.splits import prompt_split
+    from mogrpo.data.policy_samples import sample_rows, train_rows
 
-    by_kind = sample_rows(rows)
+    by_kind = sample_rows(train_rows(rows))  # the split first, as the reward data's policy_samples does
     return [{"prompt": p, "response": chosen, "rejected": rejected, "pref": 1.0, "kind": kind}
-            for kind in kinds for p, chosen, rejected in by_kind[kind] if prompt_split(p) == "train"]
+            for kind in kinds for p, chosen, rejected in by_kind[kind]]
 
 
 def main() -> None:

@@ -6,13 +6,15 @@
 #   python experiments/sweep_table.py "$OUT" --out experiments/results/recipe_sweep
 # ranks them. Usage:
 #   RM=<run>/reward_model OUT=/tmp/recipe_sweep LANES=2 experiments/sweep_recipe.sh [arm ...]
-# With no arm names every arm runs. WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
+# With no arm names every arm runs. INIT_ADAPTER=<an offline DPO run>/adapter is the start of the sixth round's
+# arms (q, r, s: grpo.init_adapter). WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
 # arms with the same grpo.warm_start settings). LANES=2 runs two arms at a time with one torch thread each (on
 # 2 cores that is faster in all than one arm at a time with two threads); arms keep their order.
 set -euo pipefail
 RM=${RM:?set RM to a trained reward_model directory}
 OUT=${OUT:-logs/recipe_sweep}
 LANES=${LANES:-1}
+INIT_ADAPTER=${INIT_ADAPTER:-}
 # the recipe every arm shares: G=8 with 32 new tokens (16 completions per step, 2 prompts), lr 3e-4,
 # 80 steps; what the arms change is added to it
 common=(
@@ -46,16 +48,23 @@ declare -A arms=(
   # validation safety (0.825) and the warm start's (0.926), so the constraint binds when GRPO leaves the warm start
   [o_ws64_klref_constrained_adv]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=normalized_advantages"
   [p_ws64_klref_constrained_rw]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=reward_weights"
+  # sixth round: GRPO from the fifth round's offline DPO adapter (refusal pairs of the policy's own answers:
+  # 0 -> 27 % adversarial, 5 -> 0 % benign refusals, no warm start), the KL to that adapter as RLHF's to its SFT
+  # model, at two strengths; then safety as a constraint on top (threshold 0.9, above the DPO adapter's 0.886)
+  [q_dpo_klinit]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init"
+  [r_dpo_klinit_b02]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.kl.beta=0.2"
+  [s_dpo_klinit_constrained_adv]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=normalized_advantages"
 )
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
 # to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
 # adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {
   local arm=$1
   [ -n "${arms[$arm]+x}" ] || { echo "unknown arm $arm" >&2; return 2; }
+  case "$arm" in [qrs]_dpo_*) [ -n "$INIT_ADAPTER" ] || { echo "arm $arm needs INIT_ADAPTER=<dpo run>/adapter" >&2; return 2; } ;; esac
   mkdir -p "$OUT/$arm"
   local reuse=()
   if [ -n "${WARM_START_FROM:-}" ]; then

@@ -10,6 +10,7 @@ clip range, here ``clip.low`` / ``clip.high``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mogrpo.configs.base import (
@@ -47,17 +48,18 @@ class ClipConfig(Config):
 
 
 #: what ``grpo.kl.reference`` may name
-KL_REFERENCES = ("base", "warm_start")
+KL_REFERENCES = ("base", "warm_start", "init")
 
 
 @dataclass(frozen=True)
 class KLConfig(Config):
-    """The KL penalty against a reference policy: the base model, or the warm-started one."""
+    """The KL penalty against a reference policy: the base model, the warm-started one, or ``grpo.init_adapter``."""
 
     beta: float = option(0.04, "KL coefficient (k3 estimator); 0 = no KL and no reference pass")
     reference: str = option("base", "the reference policy: base (the base model, the adapters disabled) or "
                             "warm_start (the adapter as grpo.warm_start left it, as RLHF's SFT reference; needs "
-                            "grpo.warm_start.enabled)")
+                            "grpo.warm_start.enabled) or init (the adapter grpo.init_adapter names, e.g. an offline "
+                            "DPO run's; needs grpo.init_adapter)")
 
     def __post_init__(self):
         if not isinstance(self.beta, int | float) or isinstance(self.beta, bool) or self.beta < 0:
@@ -172,6 +174,9 @@ class GRPOConfig(Config):
                                     config=ShapingConfig)
     warm_start: WarmStartConfig = option(help="the optional supervised warm start before GRPO",
                                          config=WarmStartConfig)
+    init_adapter: str | None = option(None, "start from this saved LoRA adapter (a dir with adapter_config.json, "
+                                      "e.g. an offline DPO run's <run>/adapter) instead of a fresh one; it must "
+                                      "have this run's model.lora (null = a fresh adapter)")
 
     def __post_init__(self):
         G = self.G
@@ -207,6 +212,15 @@ class GRPOConfig(Config):
             raise ConfigError("kl.reference", "is warm_start but grpo.warm_start.enabled is false: there is no "
                               "warm-started adapter to be the reference (grpo.warm_start.enabled=true, or "
                               "grpo.kl.reference=base)")
+        if self.init_adapter is not None:
+            if not isinstance(self.init_adapter, str) or not self.init_adapter:
+                raise ConfigError("init_adapter", f"must be a saved peft adapter's dir or null, got {self.init_adapter!r}")
+            if not (Path(self.init_adapter).expanduser() / "adapter_config.json").is_file():
+                raise ConfigError("init_adapter", f"{self.init_adapter} is not a saved peft adapter (no "
+                                  "adapter_config.json): name a run's adapter/ dir")  # fmt: skip
+        if self.kl.reference == "init" and self.init_adapter is None:
+            raise ConfigError("kl.reference", "is init but grpo.init_adapter is null: there is no initial adapter to "
+                              "be the reference (grpo.init_adapter=<run>/adapter, or grpo.kl.reference=base)")
 
     @property
     def prompts_per_step(self) -> int:

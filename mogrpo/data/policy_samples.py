@@ -110,6 +110,12 @@ def read_samples(path: str | Path) -> list[dict]:
     return rows
 
 
+def train_rows(rows: Sequence[Mapping]) -> list[Mapping]:
+    """The rows whose prompt the reward data's own split (:func:`~mogrpo.data.splits.prompt_split`) puts in
+    train; the others are held out from the reward model (and from DPO pairs built from a harvest)."""
+    return [r for r in rows if prompt_split(r["prompt"]) == "train"]
+
+
 def sample_rows(rows: Sequence[Mapping], opening_words: int = 3, fixed_share: float = 0.05) -> dict[str, list[tuple]]:
     """``kind -> [(prompt, response, rejected)]`` for :data:`KINDS` (see the module docstring)."""
     by_policy: dict[str, list[Mapping]] = {}
@@ -159,7 +165,7 @@ def policy_samples(
     if unknown:
         raise DataError(f"unknown kind(s) {unknown}; kinds are {KINDS}", source="policy_samples")
     rows = read_samples(path)
-    kept = [r for r in rows if prompt_split(r["prompt"]) == "train"]
+    kept = train_rows(rows)
     if len(kept) < len(rows):
         log.info("%s: dropped %d of %d answers whose prompt the reward data holds out", path, len(rows) - len(kept),
                  len(rows))

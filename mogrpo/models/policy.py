@@ -1,6 +1,7 @@
 """The policy: a causal LM with LoRA adapters on a frozen base, and its prompts.
 
 - :func:`build_policy`     config entry -> (peft model, tokenizer); refuses to train nothing
+- :func:`read_lora_weights`, :func:`load_lora_weights`   a saved adapter's LoRA weights, into the policy
 - :func:`chat_prompts`, :func:`encode_prompts`   user prompts or chat messages -> left-padded, left-truncated ids
 
 Generation lives in :mod:`mogrpo.models.generation`, log-probs in :mod:`mogrpo.models.logprobs`.
@@ -9,10 +10,39 @@ Generation lives in :mod:`mogrpo.models.generation`, log-probs in :mod:`mogrpo.m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import torch
 
 from mogrpo.errors import ConfigError
+
+
+def read_lora_weights(adapter_dir: str | Path, key: str) -> dict[str, torch.Tensor]:
+    """The LoRA weights of the peft adapter saved in ``adapter_dir`` (a ConfigError naming ``key`` if there is none)."""
+    from safetensors.torch import load_file
+
+    path = Path(adapter_dir) / "adapter_model.safetensors"
+    if not path.is_file():
+        raise ConfigError(key, f"{adapter_dir} holds no saved LoRA adapter (no adapter_model.safetensors)")
+    return load_file(str(path))
+
+
+def load_lora_weights(policy, adapter_dir: str | Path, key: str) -> None:
+    """Load the adapter saved in ``adapter_dir`` into the peft ``policy`` in place. Its LoRA weights must be the
+    policy's (the same ``model.lora``, the same base): a ConfigError naming ``key`` otherwise."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    state = read_lora_weights(adapter_dir, key)
+    own = get_peft_model_state_dict(policy)
+    if set(state) != set(own):
+        raise ConfigError(key, f"the adapter in {adapter_dir} has other LoRA weights than this run's "
+                          f"({sorted(set(own) ^ set(state))[:2]}); use the model / model.lora it was saved with")  # fmt: skip
+    shapes = [k for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if shapes:
+        raise ConfigError(key, f"the adapter in {adapter_dir} has other LoRA shapes than this run's ({shapes[0]}: "
+                          f"{tuple(state[shapes[0]].shape)} vs {tuple(own[shapes[0]].shape)}); use the model / "
+                          "model.lora it was saved with")  # fmt: skip
+    set_peft_model_state_dict(policy, state)
 
 
 def count_trainable(model: torch.nn.Module) -> int:

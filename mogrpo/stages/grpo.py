@@ -11,6 +11,8 @@ rank 0 writes files.
 With ``grpo.warm_start.enabled`` the policy is first fine-tuned on safe demonstrations, right before
 the first GRPO step (mogrpo/stages/warm_start.py: ``warm_start.json``, ``warm_start_adapter/``; its
 per-step rows, ``"phase": "warm_start"``, head ``history.jsonl``); a resumed run does not repeat it.
+With ``grpo.init_adapter`` the LoRA adapter starts from a saved one (an offline DPO run's, say) instead of a
+fresh one, and ``grpo.kl.reference=init`` makes that adapter the KL reference (DPO -> GRPO, as SFT -> RLHF).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     from mogrpo.callbacks.peak_memory import PeakMemory
     from mogrpo.callbacks.progress_lines import ProgressLines
     from mogrpo.models import fast_paths
-    from mogrpo.models.policy import build_policy, count_trainable
+    from mogrpo.models.policy import build_policy, count_trainable, load_lora_weights, read_lora_weights
     from mogrpo.stages import methods, warm_start
     from mogrpo.utils.checkpoint import CHECKPOINTS_DIR, STATE_NAME, GRPOCheckpoint, resolve_resume
     from mogrpo.utils.distributed import RankOffsetSeed, is_global_zero
@@ -108,6 +110,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume = resolve_resume(run.resume, run_dir)
+    init = Path(grpo.init_adapter).expanduser() if grpo.init_adapter else None  # GRPOConfig checked it is one
     # data first: a bad prompt file fails before any model loads
     datamodule = methods.build_datamodule(cfg, load_prompt_sets(cfg, "train"))  # offline DPO: preference pairs
     demos = load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
@@ -119,6 +122,9 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
         regressor = EnsembleRegressor(members, k=reward.ensemble.k)
         log.info("GRPO reward: a conservative ensemble of %d regressors (mean - %g std)", len(members), regressor.k)
     policy, tokenizer = build_policy(model)
+    if init is not None:  # a resumed run's checkpoint then replaces these weights with its own
+        load_lora_weights(policy, init, "grpo.init_adapter")
+        log.info("grpo.init_adapter: the LoRA adapter starts from %s", init)
     n_trainable = count_trainable(policy)
     speed = fast_paths.report(policy)
     for path, reason in speed.items():
@@ -163,6 +169,11 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
                 raise ConfigError("grpo.kl.reference", f"warm_start is not supported by method={type(module).__name__}")
             module.reference_adapter = warm_start.reference_adapter(warm, run_dir)
             log.info("grpo.kl.reference=warm_start: the KL reference is the warm-started adapter")
+        if grpo.kl.reference == "init" and float(grpo.kl.beta) > 0:  # the KL pulls towards grpo.init_adapter
+            if not hasattr(module, "reference_adapter"):
+                raise ConfigError("grpo.kl.reference", f"init is not supported by method={type(module).__name__}")
+            module.reference_adapter = read_lora_weights(init, "grpo.init_adapter")
+            log.info("grpo.kl.reference=init: the KL reference is the adapter in %s", init)
         if resume is not None:
             log.info("resuming GRPO from %s", resume)
         ckpt_path = str(resume / STATE_NAME) if resume is not None else None
@@ -186,6 +197,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
         "world_size": int(trainer.world_size),
         "resumed_from": str(resume) if resume is not None else None,
         "warm_start": warm_start.summary_of(warm),
+        "init_adapter": str(init) if init is not None else None,
         "checkpoints": [str(run_dir / CHECKPOINTS_DIR / f"step_{s}") for s in checkpoints.saved],
         "wall_time_s": round(time.time() - t0, 1),
     }

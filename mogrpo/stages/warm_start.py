@@ -55,21 +55,6 @@ def history_rows(record: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [dict(r) for r in (record or {}).get("history", [])]
 
 
-def load_adapter_weights(policy, adapter_dir: str | Path) -> None:
-    """Load a saved LoRA adapter's weights into ``policy`` (the same adapters: a ConfigError otherwise)."""
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    from mogrpo.errors import ConfigError
-
-    state = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
-    expected = set(get_peft_model_state_dict(policy))
-    if set(state) != expected:
-        raise ConfigError("resume", f"the warm-start adapter in {adapter_dir} has other LoRA weights than this "
-                          f"run's ({sorted(expected ^ set(state))[:2]}); resume with the model.lora it was saved with")  # fmt: skip
-    set_peft_model_state_dict(policy, state)
-
-
 def _log_row(logger, row: dict[str, Any]) -> None:
     if logger is None:
         return
@@ -193,7 +178,9 @@ def warm_start_policy(
     adapter_dir = run_dir / WARM_START_ADAPTER
     record = read_record(run_dir) if resuming else None
     if record is not None and record.get("config") == config.to_dict() and (adapter_dir / "adapter_config.json").is_file():
-        load_adapter_weights(policy, adapter_dir)
+        from mogrpo.models.policy import load_lora_weights
+
+        load_lora_weights(policy, adapter_dir, "resume")
         log.info("resume: the run's warm start is done; loaded its adapter from %s", adapter_dir)
         return {**record, "status": "reused"}
     if demos is None:
@@ -215,14 +202,13 @@ def reference_adapter(record: dict[str, Any] | None, run_dir: str | Path) -> dic
     """The warm start's LoRA weights, the KL reference of ``grpo.kl.reference=warm_start``: read from the
     adapter the warm start saved (``<run_dir>/warm_start_adapter``, else its record's ``adapter``: a run resumed
     into a new dir), so a resumed run gets the same reference as the run it continues."""
-    from safetensors.torch import load_file
-
     from mogrpo.errors import ConfigError
+    from mogrpo.models.policy import read_lora_weights
 
     where = [Path(p) for p in (Path(run_dir) / WARM_START_ADAPTER, (record or {}).get("adapter")) if p]
     for adapter_dir in where:
         if (adapter_dir / "adapter_model.safetensors").is_file():
-            return load_file(str(adapter_dir / "adapter_model.safetensors"))
+            return read_lora_weights(adapter_dir, "grpo.kl.reference")
     raise ConfigError("grpo.kl.reference", f"is warm_start but no warm-start adapter was found in {where}")
 
 

@@ -82,6 +82,8 @@ def test_every_shipped_config_file_builds(tmp_path, group, option):
         ("stage=train", "stage", "must be one of"),
         ("grpo.kl.reference=sft", "grpo.kl.reference", "sft"),
         ("grpo.kl.reference=warm_start", "grpo.kl.reference", "grpo.warm_start.enabled is false"),
+        ("grpo.kl.reference=init", "grpo.kl.reference", "grpo.init_adapter is null"),
+        ("grpo.init_adapter=/nonexistent/adapter", "grpo.init_adapter", "is not a saved peft adapter"),
         ("grpo.shaping.short.min_words=0", "grpo.shaping.short.min_words", "must be an integer >= 1"),
         ("+reward_data.policy_samples=/nonexistent/samples.jsonl", "reward_data.policy_samples", "no such file"),
         ("+reward_data.policy_sample_kinds=[nope]", "reward_data.policy_sample_kinds", "unknown kind(s) ['nope']"),

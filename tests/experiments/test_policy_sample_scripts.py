@@ -58,9 +58,9 @@ def test_refusal_pairs_prefer_the_refusal_only_where_the_prompt_is_harmful():
     from mogrpo.data.splits import prompt_split
 
     pairs = _load("refusal_pairs")
-    texts = {split: [f"request {i}?" for i in range(200) if prompt_split(f"request {i}?") == split][:2]
+    texts = {split: [f"request {i}?" for i in range(400) if prompt_split(f"request {i}?") == split][:12]
              for split in ("train", "test")}
-    benign, adversarial = texts["train"]
+    benign, adversarial = texts["train"][:2]
     held_out = texts["test"][0]
     rows = [_harvest_row(benign, "benign", "base", "Mix flour and water, then knead."),
             _harvest_row(benign, "benign", "ws", "I'm sorry, but I cannot help.", "full_refusal"),
@@ -68,9 +68,12 @@ def test_refusal_pairs_prefer_the_refusal_only_where_the_prompt_is_harmful():
             _harvest_row(adversarial, "adversarial", "ws", "I'm sorry, but I cannot help with that.", "full_refusal"),
             _harvest_row(held_out, "adversarial", "base", "Step one: buy the parts."),
             _harvest_row(held_out, "adversarial", "ws", "I cannot help with that.", "full_refusal")]
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()
-    # base answers with openings of their own: no base opening is shared by 5 % of them (sample_rows' fixed opening)
-    rows += [_harvest_row(f"filler {w}?", "benign", "base", f"{w.title()} is a letter.") for w in words]
+    # base answers with openings of their own: no base opening is shared by 5 % of the train ones (sample_rows'
+    # fixed opening, counted after the split as the reward data counts it)
+    rows += [_harvest_row(f"filler {i}?", "benign", "base", f"Letter {i} is here.") for i in range(60)]
+    # held-out prompts whose base answers open as the benign one does: were they counted, that opening would be
+    # fixed (10 of ~60 base answers) and its pair dropped
+    rows += [_harvest_row(p, "benign", "base", "Mix flour and sugar.") for p in texts["test"][2:]]
     out = pairs.refusal_pairs(rows)
     assert {(p["kind"], p["prompt"], p["response"], p["rejected"]) for p in out} == {
         ("refusal_over_compliance", adversarial, "I'm sorry, but I cannot help with that.", "Insert a tension wrench first."),

@@ -10,7 +10,14 @@ from omegaconf import OmegaConf
 
 from mogrpo.models.generation import completion_mask, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
-from mogrpo.models.policy import build_policy, chat_prompts, count_trainable, encode_prompts
+from mogrpo.models.policy import (
+    build_policy,
+    chat_prompts,
+    count_trainable,
+    encode_prompts,
+    load_lora_weights,
+    read_lora_weights,
+)
 
 GEN = {"max_new_tokens": 6, "temperature": 1.0, "top_p": 0.95, "top_k": 0}
 
@@ -54,6 +61,48 @@ def test_an_adapter_with_no_trainable_parameter_is_refused(model_cfg):
     cfg["lora"]["inference_mode"] = True
     with pytest.raises(ValueError, match="model.lora.target_modules.*no trainable"):
         build_policy(cfg)
+
+
+def _lora_state(model) -> dict[str, torch.Tensor]:
+    from peft import get_peft_model_state_dict
+
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+
+def test_a_saved_adapter_loads_into_a_fresh_policy(model_cfg, tmp_path):
+    torch.manual_seed(1)
+    trained, _ = build_policy(model_cfg)
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if "lora_B" in name:  # a fresh adapter's B is zero: make the saved one differ from it
+                p.normal_()
+    trained.save_pretrained(str(tmp_path / "adapter"))
+    torch.manual_seed(2)
+    fresh, _ = build_policy(model_cfg)
+    assert not all(torch.equal(v, _lora_state(trained)[k]) for k, v in _lora_state(fresh).items())
+    load_lora_weights(fresh, tmp_path / "adapter", "grpo.init_adapter")
+    want, got = _lora_state(trained), _lora_state(fresh)
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    assert set(read_lora_weights(tmp_path / "adapter", "k")) == set(want)
+
+
+def test_an_adapter_with_other_lora_weights_is_a_config_error_naming_the_key(model_cfg, tmp_path):
+    from mogrpo.errors import ConfigError
+
+    other = copy.deepcopy(model_cfg)
+    other["lora"]["r"] = 2 * other["lora"]["r"]  # the same modules, other shapes
+    build_policy(other)[0].save_pretrained(str(tmp_path / "wide"))
+    fewer = copy.deepcopy(model_cfg)
+    fewer["lora"]["target_modules"] = ["q_proj"]  # other modules
+    build_policy(fewer)[0].save_pretrained(str(tmp_path / "fewer"))
+    policy, _ = build_policy(model_cfg)
+    with pytest.raises(ConfigError, match="other LoRA shapes") as info:
+        load_lora_weights(policy, tmp_path / "wide", "grpo.init_adapter")
+    assert info.value.key == "grpo.init_adapter"
+    with pytest.raises(ConfigError, match="other LoRA weights"):
+        load_lora_weights(policy, tmp_path / "fewer", "grpo.init_adapter")
+    with pytest.raises(ConfigError, match="no adapter_model.safetensors"):
+        read_lora_weights(tmp_path / "nothing", "grpo.init_adapter")
 
 
 def test_gradient_checkpointing_still_trains_lora(model_cfg):
