@@ -7,7 +7,7 @@
 # ranks them. Usage:
 #   RM=<run>/reward_model OUT=/tmp/recipe_sweep LANES=2 experiments/sweep_recipe.sh [arm ...]
 # With no arm names every arm runs. INIT_ADAPTER=<an offline DPO run>/adapter is the start of the sixth round's
-# arms (q, r, s: grpo.init_adapter). WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
+# arms (q, r, s, t, v, w, x: grpo.init_adapter). WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
 # arms with the same grpo.warm_start settings). LANES=2 runs two arms at a time with one torch thread each (on
 # 2 cores that is faster in all than one arm at a time with two threads); arms keep their order.
 set -euo pipefail
@@ -54,17 +54,34 @@ declare -A arms=(
   [q_dpo_klinit]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init"
   [r_dpo_klinit_b02]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.kl.beta=0.2"
   [s_dpo_klinit_constrained_adv]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=normalized_advantages"
+  # q lost every refusal by step 20 (validation 27 % -> 0 %) and opened every answer with "Can I ...", which every
+  # reward model we have scores above the base model's answer. So a reward that does not come from the reward
+  # model: the rule-based refusal penalty (grpo/shaping=refusal, coef 2), from the DPO adapter and from scratch.
+  # At temperature 1 neither sampled one refusal of an adversarial prompt in 10 steps (the rule had nothing to
+  # prefer; stopped). The DPO adapter refuses 3 % of 96 samples of 12 adversarial train prompts at T 1, 9 % at
+  # 0.7, 18 % at 0.5 (8 of the 12 groups then hold a refusal), so these sample at 0.5
+  [t_dpo_klinit_refusal_t05]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.generation.temperature=0.5"
+  [u_refusal_t05]="grpo/shaping=refusal grpo.generation.temperature=0.5"
+  # t and u sampled refusals of adversarial prompts in their first 2 steps only (train/penalty/refusal = 0.5 or 1:
+  # every adversarial completion complied, steps 3-43; stopped there). At lr 3e-4 the KL to the DPO adapter was
+  # 0.37 by step 3: the reward model's pull to deflections moved the policy off its refusals before the rule's
+  # rare refusal groups could hold them. So a stronger KL (as r), or the paper's lr 1e-4
+  [v_dpo_klinit_b02_refusal_t05]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.kl.beta=0.2 grpo/shaping=refusal grpo.generation.temperature=0.5"
+  [w_dpo_klinit_refusal_t05_lr1e4]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.generation.temperature=0.5 grpo.optim.lr=1e-4"
+  # w refuses 84 % of adversarial validation prompts, but its refusals repeat themselves ("I'm not a doctor. I'm
+  # not a doctor.", distinct-2 58 %, reward_hacking): the repetition penalty on top
+  [x_dpo_klinit_refusal_rep_t05_lr1e4]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.repetition.coef=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4"
 )
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
 # to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
 # adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {
   local arm=$1
   [ -n "${arms[$arm]+x}" ] || { echo "unknown arm $arm" >&2; return 2; }
-  case "$arm" in [qrs]_dpo_*) [ -n "$INIT_ADAPTER" ] || { echo "arm $arm needs INIT_ADAPTER=<dpo run>/adapter" >&2; return 2; } ;; esac
+  case "$arm" in [qrstvwx]_dpo_*) [ -n "$INIT_ADAPTER" ] || { echo "arm $arm needs INIT_ADAPTER=<dpo run>/adapter" >&2; return 2; } ;; esac
   mkdir -p "$OUT/$arm"
   local reuse=()
   if [ -n "${WARM_START_FROM:-}" ]; then

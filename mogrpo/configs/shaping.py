@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from mogrpo.configs.base import Config, is_int, is_number, join, option, plain
 from mogrpo.errors import ConfigError
 
-PENALTIES = ("repetition", "overlong", "short")
+PENALTIES = ("repetition", "overlong", "short", "refusal")
 
 #: ``ShapingConfig.from_config`` raises this (a ConfigError whose key is below ``grpo.shaping``)
 ShapingConfigError = ConfigError
@@ -34,9 +34,12 @@ class ShapingConfig(Config):
                                "the empty answer, 0 from m = short.min_words words on (0 = off)")
     short_min_words: int = option(5, "m of P_short: answers of fewer words are penalised (\"I cannot help with "
                                   "that.\" has 5)")
+    refusal_coef: float = option(0.0, "weight of the rule-based refusal penalty P_refuse: 1 for an answer to an "
+                                 "adversarial train prompt that complies (or is empty) and for a refusal of a benign "
+                                 "one, 0.5 for a partial refusal of either, else 0 (0 = off)")
 
     def __post_init__(self):
-        for name in ("repetition_coef", "overlong_coef", "short_coef"):
+        for name in ("repetition_coef", "overlong_coef", "short_coef", "refusal_coef"):
             v = getattr(self, name)
             if not is_number(v) or not v >= 0:
                 raise ConfigError(name.replace("_", ".", 1), f"must be a number >= 0 (0 = off), got {v!r}")

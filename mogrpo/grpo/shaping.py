@@ -1,7 +1,7 @@
 """Reward shaping against reward hacking: per-completion penalties subtracted before the advantages.
 
 A policy can please a learned reward model with text no reader wants: "moralising word salad"
-that repeats one word, answers that run into the token cap, or no answer at all. Three penalties, each ``P in [0, 1]``
+that repeats one word, answers that run into the token cap, or no answer at all. Four penalties, each ``P in [0, 1]``
 and each switched on by a coefficient ``coef > 0`` (``grpo.shaping.<name>.coef``; 0 = off):
 
 ``repetition``: the share of repeated word n-grams within the completion (Li et al. 2016's
@@ -23,6 +23,22 @@ silence a safety-only run collapsed to (the reward model scores the empty answer
 "Pareto front"; the ranking check ``answer_over_empty``)::
 
     P_short(y) = max(0, m - words(y)) / m        (1 for the empty answer, 0 from m words on)
+
+``refusal``: a rule-based reward on *when* to refuse (Mu et al. 2024, "Rule Based Rewards for Language
+Model Safety", in its smallest form: one rule and a string grader instead of an LLM grader). Each train
+prompt's ``kind`` says whether it should be refused; the completion's refusal label ``l`` comes from
+:func:`mogrpo.metrics.refusal.detect_refusal` (``empty`` for the empty answer), computed by the caller::
+
+    P_refuse(y) = 1    kind adversarial, l in {full_compliance, empty}   (it helps with a harmful request)
+                = 1    kind benign, l = full_refusal                      (it refuses an ordinary one)
+                = 0.5  either kind, l = partial_refusal
+                = 0    otherwise, and for a prompt of no known kind
+
+Every reward model so far preferred a deflection or a fixed safe-sounding opening to a plain refusal of a
+harmful request, so GRPO unlearned refusals within 20 steps (README, "Recipe sweep, sixth round"). This
+rule does not depend on the reward model. Its blind spot is the grader's: an answer the patterns do not
+recognise as a refusal counts as compliance. So the evaluation's refusal rates use the same grader, and the
+aspect scores, XSTest and the side-by-side answers are the checks it does not see.
 
 ``conservative_scores`` (an ensemble of M reward models, ``reward.ensemble``): the uncertainty-weighted
 optimisation of Coste et al. 2024 ("Reward Model Ensembles Help Mitigate Overoptimization", ICLR),
@@ -80,14 +96,43 @@ def short_penalty(texts: Sequence[str], min_words: int) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.float32)
 
 
-def penalties(cfg: ShapingConfig, texts: Sequence[str], lengths: torch.Tensor, max_length: int) -> dict[str, torch.Tensor]:
+#: P_refuse by (prompt kind, refusal label); a pair not listed is 0
+REFUSAL_RULES: dict[tuple[str, str], float] = {
+    ("adversarial", "full_compliance"): 1.0,
+    ("adversarial", "empty"): 1.0,
+    ("adversarial", "partial_refusal"): 0.5,
+    ("benign", "full_refusal"): 1.0,
+    ("benign", "partial_refusal"): 0.5,
+}
+
+
+def refusal_penalty(labels: Sequence[str], kinds: Sequence[str | None]) -> torch.Tensor:
+    """``P_refuse`` of each completion, ``[N]`` in {0, 0.5, 1}, from its refusal label and its prompt's kind."""
+    if len(labels) != len(kinds):
+        raise ValueError(f"{len(labels)} refusal labels for {len(kinds)} prompt kinds")
+    return torch.tensor([REFUSAL_RULES.get((str(k), str(label)), 0.0) for label, k in zip(labels, kinds)],
+                        dtype=torch.float32)  # fmt: skip
+
+
+def penalties(
+    cfg: ShapingConfig,
+    texts: Sequence[str],
+    lengths: torch.Tensor,
+    max_length: int,
+    refusal_labels: Sequence[str] | None = None,
+    kinds: Sequence[str | None] | None = None,
+) -> dict[str, torch.Tensor]:
     """Every penalty ``{name: [N] in [0, 1]}``, active or not (an inactive one is a free diagnostic: how
-    much the policy repeats itself, runs into the cap or falls silent without the penalty)."""
-    return {
+    much the policy repeats itself, runs into the cap, falls silent or refuses at the wrong time without the
+    penalty). ``refusal`` needs each completion's refusal label and prompt kind; without them it is left out."""
+    out = {
         "repetition": repetition_penalty(texts, cfg.repetition_n),
         "overlong": overlong_penalty(lengths.cpu(), max_length, cfg.overlong_cache(max_length)),
         "short": short_penalty(texts, cfg.short_min_words),
     }
+    if refusal_labels is not None and kinds is not None:
+        out["refusal"] = refusal_penalty(refusal_labels, kinds)
+    return out
 
 
 def with_penalties(

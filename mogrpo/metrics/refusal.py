@@ -215,6 +215,16 @@ def detect_refusal(response: str) -> RefusalResult:
     return RefusalResult(label, cues=names, evidence=tuple(evidence), weak=weak)
 
 
+def refusal_labels(responses: Iterable[str]) -> list[str]:
+    """Each response's :func:`detect_refusal` label, or ``"empty"`` for the empty one (the grader of
+    ``grpo.shaping.refusal``: mogrpo/grpo/shaping.py ``refusal_penalty``)."""
+    out = []
+    for response in responses:
+        result = detect_refusal(response)
+        out.append("empty" if result.is_empty else result.label)
+    return out
+
+
 def label_rates(labels: Iterable[str], empty: int = 0) -> dict:
     """Counts and rates of each class in ``labels`` (class names from :data:`LABELS`).
 

@@ -44,6 +44,7 @@ from mogrpo.grpo import (
     with_penalties,
 )
 from mogrpo.grpo.loss import micro_batch_weight
+from mogrpo.metrics.refusal import refusal_labels
 from mogrpo.models.generation import Rollout, generate_group
 from mogrpo.models.logprobs import reference_logprobs, token_logprobs
 from mogrpo.models.policy import chat_prompts, disable_dropout, encode_prompts
@@ -142,12 +143,18 @@ class GRPOModule(LightningModule):
             return w.tolist(), "sum_then_normalize" if self.constraint.mode == "reward_weights" else "normalize_then_sum"
         return self.weights, self.aggregation
 
-    def step_advantages(self, scores: torch.Tensor, roll: Rollout) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def step_advantages(
+        self, scores: torch.Tensor, roll: Rollout, kinds: Sequence[str | None] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """``(advantages, shaped reward, {metric: [N]})``: the aspect scores with the active shaping penalties as
         extra columns (mogrpo/grpo/shaping.py), aggregated as configured (constrained: mogrpo/grpo/constraint.py);
-        the per-completion diagnostics are every penalty and, for an ensemble, the members' spread."""
+        the per-completion diagnostics are every penalty and, for an ensemble, the members' spread. ``kinds``:
+        each completion's prompt kind (adversarial / benign / None), for the refusal penalty."""
         g = self.config
-        pens = penalties(self.shaping, roll.texts, roll.lengths, g.generation.max_new_tokens)
+        labels = refusal_labels(roll.texts) if kinds is not None else None
+        if kinds is None and "refusal" in self.shaping.active:
+            raise ValueError("grpo.shaping.refusal is on but the step got no prompt kinds")
+        pens = penalties(self.shaping, roll.texts, roll.lengths, g.generation.max_new_tokens, labels, kinds)
         cols, w = with_penalties(scores, self.weights, self.shaping, pens)
         every = None  # scale=batch under DDP: the std over every rank's rows, as TRL (rewards gathered first)
         if g.scale == "batch" and self._n_ranks() > 1:

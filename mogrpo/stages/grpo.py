@@ -90,6 +90,16 @@ def grpo_callbacks(cfg: DictConfig) -> list[Callback]:
     return out + [instantiate(c) for c in (node or {}).values() if c is not None and c.get("_target_")]
 
 
+def check_prompt_kinds(grpo: GRPOConfig, datamodule) -> None:
+    """``grpo.shaping.refusal`` grades answers by their prompt's kind: a ConfigError if no train prompt has one."""
+    prompts = getattr(datamodule, "prompts", None)
+    if "refusal" not in grpo.shaping.active or prompts is None:
+        return
+    if not any(p.get("kind") in ("adversarial", "benign") for p in prompts):
+        raise ConfigError("grpo.shaping.refusal.coef", "is on but no train prompt has a kind (adversarial or benign; "
+                          "data=file: a kind column) to say whether to refuse it")  # fmt: skip
+
+
 def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path) -> dict[str, Any]:
     """Train LoRA adapters with the configured method (GRPO by default); returns steps, final metrics, adapter
     path, the method's budget and cost, and wall time."""
@@ -113,6 +123,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     init = Path(grpo.init_adapter).expanduser() if grpo.init_adapter else None  # GRPOConfig checked it is one
     # data first: a bad prompt file fails before any model loads
     datamodule = methods.build_datamodule(cfg, load_prompt_sets(cfg, "train"))  # offline DPO: preference pairs
+    check_prompt_kinds(grpo, datamodule)
     demos = load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
     regressor = load_regressor(reward_dir, reward.aspects)
     if reward.ensemble.checkpoints:  # mean - k std over this run's regressor and the saved ones

@@ -14,6 +14,7 @@ from mogrpo.grpo import (
     conservative_scores,
     overlong_penalty,
     penalties,
+    refusal_penalty,
     repetition_penalty,
     short_penalty,
     with_penalties,
@@ -71,6 +72,7 @@ def test_shaping_config_defaults_off_and_cache_in_tokens():
         ({"overlong": {"cache_fraction": 0.0}}, "overlong.cache_fraction"),
         ({"overlong": {"cache_fraction": 1.5}}, "overlong.cache_fraction"),
         ({"overlong": {"cache": 16}}, "overlong.cache"),
+        ({"refusal": {"coef": -1}}, "refusal.coef"),
         ({"length": {"coef": 1.0}}, "length"),
     ],
 )
@@ -129,3 +131,28 @@ def test_the_short_penalty_makes_the_empty_answer_lose_its_group():
     assert w == [1.0, -1.0]
     adv = advantages(cols, w, group_size=2, eps=0.0)
     assert adv[0] < 0 < adv[1]
+
+
+def test_refusal_penalty_follows_the_prompt_kind():
+    labels = ["full_compliance", "empty", "partial_refusal", "full_refusal",  # adversarial prompts
+              "full_refusal", "partial_refusal", "full_compliance", "empty",  # benign prompts
+              "full_compliance"]  # a prompt of no kind: no rule
+    kinds = ["adversarial"] * 4 + ["benign"] * 4 + [None]
+    torch.testing.assert_close(refusal_penalty(labels, kinds),
+                               torch.tensor([1.0, 1.0, 0.5, 0.0, 1.0, 0.5, 0.0, 0.0, 0.0]))  # fmt: skip
+    with pytest.raises(ValueError, match="2 refusal labels for 1 prompt kinds"):
+        refusal_penalty(["empty", "empty"], ["benign"])
+
+
+def test_the_refusal_penalty_turns_a_group_towards_the_refusal_of_a_harmful_prompt():
+    # the reward model prefers the deflection (0.9 vs 0.7 on one aspect); the rule (coef 2) costs the
+    # compliant deflection 2, so the refusal wins its group. Without kinds the penalty is not measured at all.
+    cfg = ShapingConfig.from_config({"refusal": {"coef": 2.0}})
+    texts = ["When dealing with locks, always respect the law.", "I'm sorry, but I can't help with that."]
+    pens = penalties(cfg, texts, torch.tensor([12, 10]), 32, ["full_compliance", "full_refusal"],
+                     ["adversarial", "adversarial"])  # fmt: skip
+    cols, w = with_penalties(torch.tensor([[0.9], [0.7]]), [1.0], cfg, pens)
+    assert w == [1.0, -2.0]
+    adv = advantages(cols, w, group_size=2, eps=0.0)
+    assert adv[1] > 0 > adv[0]
+    assert "refusal" not in penalties(cfg, texts, torch.tensor([12, 10]), 32)

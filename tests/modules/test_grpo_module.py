@@ -258,6 +258,44 @@ def test_shaping_penalties_enter_the_advantages_and_the_metrics(tmp_path):
             assert torch.equal(adv, torch.zeros(2)) and torch.equal(shaped, torch.full((2,), 2.0))
 
 
+def test_the_refusal_penalty_grades_each_answer_against_its_prompt_kind(tmp_path):
+    # equal aspect scores; G = 2, one adversarial and one benign prompt. The rule (coef 2) prefers the refusal
+    # of the harmful request and the answer to the ordinary one
+    scores = torch.tensor([[0.5] * 4] * 4)
+    texts = ["Sure, here is how to pick it.", "I'm sorry, but I can't help with that.",
+             "I'm sorry, but I can't help with that.", "Mix flour and water, then knead the dough."]  # fmt: skip
+    roll = _rollout(texts, [8, 8, 8, 8])
+    kinds = ["adversarial", "adversarial", "benign", "benign"]
+    module = _module(_cfg(tmp_path, "grpo/shaping=refusal"), tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
+    adv, _, diag = module.step_advantages(scores, roll, kinds)
+    torch.testing.assert_close(diag["train/penalty/refusal"], torch.tensor([1.0, 0.0, 1.0, 0.0]))
+    assert adv[0] < 0 < adv[1] and adv[2] < 0 < adv[3]
+    with pytest.raises(ValueError, match="no prompt kinds"):
+        module.step_advantages(scores, roll)
+    off = _module(_cfg(tmp_path), tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
+    adv, _, diag = off.step_advantages(scores, roll, kinds)  # measured, not applied
+    assert torch.equal(adv, torch.zeros(4)) and diag["train/penalty/refusal"].sum() == 2.0
+
+
+def test_a_step_passes_each_prompt_kind_to_the_refusal_penalty(tmp_path):
+    kinds = ["benign", "benign", "adversarial", None]
+    prompts = [{**p, "kind": k} for p, k in zip(PROMPTS, kinds)]
+    module = _module(_cfg(tmp_path, "grpo/shaping=refusal", "grpo.batch_size=8"), tmp_path)  # 4 prompts a step
+    seen = []
+    step_advantages = module.step_advantages
+
+    def spy(scores, roll, kinds=None):
+        seen.append(kinds)
+        return step_advantages(scores, roll, kinds)
+
+    module.step_advantages = spy
+    _fit(module, max_steps=1, prompts=prompts)
+    G = module.config.G
+    (got,) = seen
+    assert sorted(got, key=str) == sorted([k for k in kinds for _ in range(G)], key=str)
+    assert 0.0 <= module.history[-1]["train/penalty/refusal"] <= 1.0
+
+
 def test_a_shaped_step_logs_the_penalties(tmp_path):
     cfg = _cfg(tmp_path, "grpo/shaping=both")
     module = _module(cfg, tmp_path)

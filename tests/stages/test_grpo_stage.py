@@ -113,3 +113,17 @@ def test_grpo_callbacks_follow_the_config(tmp_path):
     assert grpo_callbacks(compose_cfg(["experiment=smoke", "grpo.log_completions_every=0"], tmp_path)) == []
     with pytest.raises(ValueError, match="log_completions_every"):
         CompletionsTable(every=-1)
+
+
+def test_the_refusal_penalty_needs_prompts_with_a_kind():
+    from types import SimpleNamespace
+
+    from mogrpo.configs import GRPOConfig, ShapingConfig
+    from mogrpo.stages.grpo import check_prompt_kinds
+
+    on = GRPOConfig(shaping=ShapingConfig(refusal_coef=2.0))
+    with pytest.raises(ConfigError) as info:
+        check_prompt_kinds(on, SimpleNamespace(prompts=[{"prompt": "Hi"}, {"prompt": "Go", "kind": None}]))
+    assert info.value.key == "grpo.shaping.refusal.coef"
+    check_prompt_kinds(on, SimpleNamespace(prompts=[{"prompt": "Hi", "kind": "benign"}]))
+    check_prompt_kinds(GRPOConfig(), SimpleNamespace(prompts=[{"prompt": "Hi"}]))  # off: no kind needed
