@@ -29,6 +29,25 @@ def compose_cfg(overrides: Sequence[str], tmp_path: Path, config_name: str = "tr
         return compose(config_name=config_name, overrides=[*base, *overrides], return_hydra_config=False)
 
 
+def lora_weights(policy) -> dict[str, torch.Tensor]:
+    """A copy of the peft ``policy``'s LoRA weights, by their saved names."""
+    from peft import get_peft_model_state_dict
+
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(policy).items()}
+
+
+def saved_lora_weights(adapter_dir: Path) -> dict[str, torch.Tensor]:
+    """The LoRA weights of the adapter saved in ``adapter_dir``."""
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
+
+
+def stage_cfg(tmp_path: Path, *overrides: str) -> DictConfig:
+    """The smoke experiment for a stage test: no logger, no completions table."""
+    return compose_cfg(["experiment=smoke", "logger=none", "grpo.log_completions_every=0", *overrides], tmp_path)
+
+
 @pytest.fixture
 def tiny_cfg(tmp_path: Path) -> DictConfig:
     """The smoke experiment (tiny policy, tiny encoder) with no experiment logger."""

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+from conftest import lora_weights
 from omegaconf import OmegaConf
 
 from mogrpo.models.generation import completion_mask, generate_group
@@ -63,12 +64,6 @@ def test_an_adapter_with_no_trainable_parameter_is_refused(model_cfg):
         build_policy(cfg)
 
 
-def _lora_state(model) -> dict[str, torch.Tensor]:
-    from peft import get_peft_model_state_dict
-
-    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
-
-
 def test_a_saved_adapter_loads_into_a_fresh_policy(model_cfg, tmp_path):
     torch.manual_seed(1)
     trained, _ = build_policy(model_cfg)
@@ -79,9 +74,9 @@ def test_a_saved_adapter_loads_into_a_fresh_policy(model_cfg, tmp_path):
     trained.save_pretrained(str(tmp_path / "adapter"))
     torch.manual_seed(2)
     fresh, _ = build_policy(model_cfg)
-    assert not all(torch.equal(v, _lora_state(trained)[k]) for k, v in _lora_state(fresh).items())
+    assert not all(torch.equal(v, lora_weights(trained)[k]) for k, v in lora_weights(fresh).items())
     load_lora_weights(fresh, tmp_path / "adapter", "grpo.init_adapter")
-    want, got = _lora_state(trained), _lora_state(fresh)
+    want, got = lora_weights(trained), lora_weights(fresh)
     assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
     assert set(read_lora_weights(tmp_path / "adapter", "k")) == set(want)
 

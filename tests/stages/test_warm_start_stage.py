@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+from conftest import lora_weights, saved_lora_weights, stage_cfg
 
 import mogrpo.stages.warm_start as ws
 from mogrpo.modules.grpo_module import GRPOModule
@@ -15,24 +16,6 @@ from mogrpo.stages.grpo import run_grpo_stage
 
 WARM = ["grpo.warm_start.enabled=true", "grpo.warm_start.steps=3", "grpo.warm_start.batch_size=2",
         "grpo.warm_start.max_response_tokens=12", "grpo.warm_start.overlong=truncate"]  # fmt: skip
-
-
-def _cfg(tmp_path, *overrides):
-    from conftest import compose_cfg
-
-    return compose_cfg(["experiment=smoke", "logger=none", "grpo.log_completions_every=0", *overrides], tmp_path)
-
-
-def _lora(policy) -> dict[str, torch.Tensor]:
-    from peft import get_peft_model_state_dict
-
-    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(policy).items()}
-
-
-def _saved(adapter_dir) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(str(adapter_dir / "adapter_model.safetensors"))
 
 
 @pytest.fixture
@@ -47,7 +30,7 @@ def events(monkeypatch):
 
     def spy_step(self, batch, batch_idx):
         if "grpo" not in seen:
-            seen.append(_lora(self.policy))
+            seen.append(lora_weights(self.policy))
         seen.append("grpo")
         return step(self, batch, batch_idx)
 
@@ -69,19 +52,19 @@ def _history(run_dir) -> list[dict]:
 
 
 def test_off_by_default_nothing_changes(tmp_path, reward_dir, events):
-    out = run_grpo_stage(_cfg(tmp_path, "grpo.max_steps=1"), tmp_path / "run", reward_dir)
+    out = run_grpo_stage(stage_cfg(tmp_path, "grpo.max_steps=1"), tmp_path / "run", reward_dir)
     assert out["warm_start"] == {"enabled": False} and "warm_start" not in events
     assert not (tmp_path / "run" / ws.WARM_START_JSON).exists()
     assert [h["step"] for h in _history(tmp_path / "run")] == [1]
 
 
 def test_runs_before_grpo_is_logged_and_recorded(tmp_path, reward_dir, events):
-    cfg = _cfg(tmp_path, *WARM, "grpo.max_steps=2", "grpo.checkpoint_every=0", "logger=csv")
+    cfg = stage_cfg(tmp_path, *WARM, "grpo.max_steps=2", "grpo.checkpoint_every=0", "logger=csv")
     run_dir = tmp_path / "run"
     out = run_grpo_stage(cfg, run_dir, reward_dir)
     assert events[0] == "warm_start" and events[2:] == ["grpo", "grpo"]
     # GRPO's first step starts from the warm-started adapter, which differs from the fresh one
-    at_grpo_start, saved = events[1], _saved(run_dir / ws.WARM_START_ADAPTER)
+    at_grpo_start, saved = events[1], saved_lora_weights(run_dir / ws.WARM_START_ADAPTER)
     assert set(at_grpo_start) == set(saved) and all(torch.equal(at_grpo_start[k], saved[k]) for k in saved)
     assert any("lora_B" in k and saved[k].abs().sum() > 0 for k in saved)  # B starts at 0: the warm start trained it
 
@@ -105,11 +88,11 @@ def test_runs_before_grpo_is_logged_and_recorded(tmp_path, reward_dir, events):
 
 def test_not_run_again_when_resuming_from_a_grpo_checkpoint(tmp_path, reward_dir, monkeypatch):
     run_dir = tmp_path / "run"
-    run_grpo_stage(_cfg(tmp_path, *WARM, "grpo.max_steps=2", "grpo.checkpoint_every=1"), run_dir, reward_dir)
+    run_grpo_stage(stage_cfg(tmp_path, *WARM, "grpo.max_steps=2", "grpo.checkpoint_every=1"), run_dir, reward_dir)
     first = _history(run_dir)
     (run_dir / "history.jsonl").write_text("")  # a killed run's history may be cut short: it comes back whole
     _never_train(monkeypatch)
-    out = run_grpo_stage(_cfg(tmp_path, *WARM, "grpo.max_steps=3", "resume=auto"), run_dir, reward_dir)
+    out = run_grpo_stage(stage_cfg(tmp_path, *WARM, "grpo.max_steps=3", "resume=auto"), run_dir, reward_dir)
     assert out["resumed_from"].endswith("step_2") and out["steps"] == 3
     assert out["warm_start"]["status"] == "in_checkpoint" and out["warm_start"]["losses"] == json.loads(
         (run_dir / ws.WARM_START_JSON).read_text())["losses"]  # fmt: skip
@@ -119,24 +102,24 @@ def test_not_run_again_when_resuming_from_a_grpo_checkpoint(tmp_path, reward_dir
 
 def test_resume_before_the_first_checkpoint_reuses_the_finished_warm_start(tmp_path, reward_dir, monkeypatch, events):
     run_dir = tmp_path / "run"
-    run_grpo_stage(_cfg(tmp_path, *WARM, "grpo.max_steps=1", "grpo.checkpoint_every=0"), run_dir, reward_dir)
-    saved = _saved(run_dir / ws.WARM_START_ADAPTER)
+    run_grpo_stage(stage_cfg(tmp_path, *WARM, "grpo.max_steps=1", "grpo.checkpoint_every=0"), run_dir, reward_dir)
+    saved = saved_lora_weights(run_dir / ws.WARM_START_ADAPTER)
     events.clear()
     _never_train(monkeypatch)
-    out = run_grpo_stage(_cfg(tmp_path, *WARM, "grpo.max_steps=1", "resume=auto"), run_dir, reward_dir)
+    out = run_grpo_stage(stage_cfg(tmp_path, *WARM, "grpo.max_steps=1", "resume=auto"), run_dir, reward_dir)
     assert out["resumed_from"] is None and out["warm_start"]["status"] == "reused"
     at_grpo_start = events[0]
     assert all(torch.equal(at_grpo_start[k], saved[k]) for k in saved)  # GRPO starts from the saved warm start
     # another warm-start config is a fresh warm start, not a reuse
     monkeypatch.setattr(ws, "_train", _raise_trains)
     with pytest.raises(RuntimeError, match="trains"):
-        run_grpo_stage(_cfg(tmp_path, *WARM, "grpo.warm_start.steps=4", "resume=auto"), run_dir, reward_dir)
+        run_grpo_stage(stage_cfg(tmp_path, *WARM, "grpo.warm_start.steps=4", "resume=auto"), run_dir, reward_dir)
 
 
 def test_too_few_demonstrations_after_the_length_filter_names_the_key(tmp_path, reward_dir):
     from mogrpo.config import ConfigError
 
-    cfg = _cfg(tmp_path, *WARM, "grpo.warm_start.overlong=drop", "grpo.warm_start.max_response_tokens=2")
+    cfg = stage_cfg(tmp_path, *WARM, "grpo.warm_start.overlong=drop", "grpo.warm_start.max_response_tokens=2")
     with pytest.raises(ConfigError, match="^grpo.warm_start.max_response_tokens: 0 of"):
         run_grpo_stage(cfg, tmp_path / "run", reward_dir)
 
@@ -144,7 +127,7 @@ def test_too_few_demonstrations_after_the_length_filter_names_the_key(tmp_path, 
 def test_the_warm_start_loss_reaches_the_wandb_run_of_the_grpo_stage(tmp_path, reward_dir, offline_wandb):
     from helpers import offline_runs, read_wandb_run
 
-    cfg = _cfg(tmp_path, *WARM, "grpo.max_steps=1", "grpo.checkpoint_every=0", "logger=wandb")
+    cfg = stage_cfg(tmp_path, *WARM, "grpo.max_steps=1", "grpo.checkpoint_every=0", "logger=wandb")
     run_dir = tmp_path / "run"
     out = run_grpo_stage(cfg, run_dir, reward_dir)
     (run,) = [read_wandb_run(r) for r in offline_runs(tmp_path / "output")]
@@ -166,10 +149,10 @@ def test_the_kl_reference_is_the_warm_start_when_asked_and_the_base_otherwise(tm
     monkeypatch.setattr(GRPOModule, "compute_ref_logprobs", spy_ref)
     run_dir = tmp_path / "run"
     kl = ["grpo.max_steps=1", "grpo.checkpoint_every=0", "grpo.kl.beta=0.1"]
-    run_grpo_stage(_cfg(tmp_path, *WARM, *kl, "grpo.kl.reference=warm_start"), run_dir, reward_dir)
-    saved = _saved(run_dir / ws.WARM_START_ADAPTER)
+    run_grpo_stage(stage_cfg(tmp_path, *WARM, *kl, "grpo.kl.reference=warm_start"), run_dir, reward_dir)
+    saved = saved_lora_weights(run_dir / ws.WARM_START_ADAPTER)
     (adapter,) = seen
     assert set(adapter) == set(saved) and all(torch.equal(adapter[k], saved[k]) for k in saved)
     seen.clear()
-    run_grpo_stage(_cfg(tmp_path, *WARM, *kl), tmp_path / "base_ref", reward_dir)
+    run_grpo_stage(stage_cfg(tmp_path, *WARM, *kl), tmp_path / "base_ref", reward_dir)
     assert seen == [None]  # grpo.kl.reference=base: the adapters disabled
