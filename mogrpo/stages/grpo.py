@@ -175,16 +175,13 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             progress=bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True)),
         )
         history.prefix = warm_start.history_rows(warm)
-        if grpo.kl.reference == "warm_start" and float(grpo.kl.beta) > 0:  # the KL pulls towards the warm start
+        reference = grpo.kl.reference
+        if reference != "base" and float(grpo.kl.beta) > 0:  # the KL pulls towards the warm start / init adapter
             if not hasattr(module, "reference_adapter"):
-                raise ConfigError("grpo.kl.reference", f"warm_start is not supported by method={type(module).__name__}")
-            module.reference_adapter = warm_start.reference_adapter(warm, run_dir)
-            log.info("grpo.kl.reference=warm_start: the KL reference is the warm-started adapter")
-        if grpo.kl.reference == "init" and float(grpo.kl.beta) > 0:  # the KL pulls towards grpo.init_adapter
-            if not hasattr(module, "reference_adapter"):
-                raise ConfigError("grpo.kl.reference", f"init is not supported by method={type(module).__name__}")
-            module.reference_adapter = read_lora_weights(init, "grpo.init_adapter")
-            log.info("grpo.kl.reference=init: the KL reference is the adapter in %s", init)
+                raise ConfigError("grpo.kl.reference", f"{reference} is not supported by method={type(module).__name__}")
+            module.reference_adapter = (warm_start.reference_adapter(warm, run_dir) if reference == "warm_start"
+                                        else read_lora_weights(init, "grpo.init_adapter"))  # fmt: skip
+            log.info("grpo.kl.reference=%s: the KL reference is that adapter, not the base model", reference)
         if resume is not None:
             log.info("resuming GRPO from %s", resume)
         ckpt_path = str(resume / STATE_NAME) if resume is not None else None
