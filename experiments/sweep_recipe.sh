@@ -64,7 +64,7 @@ declare -A arms=(
   [u_refusal_t05]="grpo/shaping=refusal grpo.generation.temperature=0.5"
   # t and u sampled refusals of adversarial prompts in their first 2 steps only (train/penalty/refusal = 0.5 or 1:
   # every adversarial completion complied, steps 3-43; stopped there). At lr 3e-4 the KL to the DPO adapter was
-  # 0.37 by step 3: the reward model's pull to deflections moved the policy off its refusals before the rule's
+  # 0.31 by step 6: the reward model's pull to deflections moved the policy off its refusals before the rule's
   # rare refusal groups could hold them. So a stronger KL (as r), or the paper's lr 1e-4
   [v_dpo_klinit_b02_refusal_t05]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.kl.beta=0.2 grpo/shaping=refusal grpo.generation.temperature=0.5"
   [w_dpo_klinit_refusal_t05_lr1e4]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.generation.temperature=0.5 grpo.optim.lr=1e-4"
