@@ -50,7 +50,8 @@ declare -A arms=(
   [p_ws64_klref_constrained_rw]="grpo.warm_start.enabled=true grpo.warm_start.max_response_tokens=64 grpo.warm_start.overlong=truncate grpo.warm_start.steps=60 grpo.kl.reference=warm_start reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=reward_weights"
   # sixth round: GRPO from the fifth round's offline DPO adapter (refusal pairs of the policy's own answers:
   # 0 -> 27 % adversarial, 5 -> 0 % benign refusals, no warm start), the KL to that adapter as RLHF's to its SFT
-  # model, at two strengths; then safety as a constraint on top (threshold 0.9, above the DPO adapter's 0.886)
+  # model, at two strengths; then safety as a constraint on top (threshold 0.9, above the DPO adapter's 0.886;
+  # s not run yet)
   [q_dpo_klinit]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init"
   [r_dpo_klinit_b02]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.kl.beta=0.2"
   [s_dpo_klinit_constrained_adv]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init reward=constrained_safety reward.constraint.threshold=0.9 reward.constraint.mode=normalized_advantages"
@@ -62,8 +63,8 @@ declare -A arms=(
   # 0.7, 18 % at 0.5 (8 of the 12 groups then hold a refusal), so these sample at 0.5
   [t_dpo_klinit_refusal_t05]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.generation.temperature=0.5"
   [u_refusal_t05]="grpo/shaping=refusal grpo.generation.temperature=0.5"
-  # t and u sampled refusals of adversarial prompts in their first 2 steps only (train/penalty/refusal = 0.5 or 1:
-  # every adversarial completion complied, steps 3-43; stopped there). At lr 3e-4 the KL to the DPO adapter was
+  # t sampled refusals of adversarial prompts at steps 2 and 43 only, u at none (train/penalty/refusal = 0.5 or 1:
+  # every adversarial completion complied; both stopped at step 45). At lr 3e-4 the KL to the DPO adapter was
   # 0.31 by step 6: the reward model's pull to deflections moved the policy off its refusals before the rule's
   # rare refusal groups could hold them. So a stronger KL (as r), or the paper's lr 1e-4
   [v_dpo_klinit_b02_refusal_t05]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.kl.beta=0.2 grpo/shaping=refusal grpo.generation.temperature=0.5"
@@ -81,7 +82,7 @@ order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shapin
 run_arm() {
   local arm=$1
   [ -n "${arms[$arm]+x}" ] || { echo "unknown arm $arm" >&2; return 2; }
-  case "$arm" in [qrstvwx]_dpo_*) [ -n "$INIT_ADAPTER" ] || { echo "arm $arm needs INIT_ADAPTER=<dpo run>/adapter" >&2; return 2; } ;; esac
+  case " ${arms[$arm]} " in *" grpo.init_adapter= "*) echo "arm $arm needs INIT_ADAPTER=<dpo run>/adapter" >&2; return 2 ;; esac
   mkdir -p "$OUT/$arm"
   local reuse=()
   if [ -n "${WARM_START_FROM:-}" ]; then
