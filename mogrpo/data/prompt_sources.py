@@ -36,6 +36,8 @@ Decisions per source (the README section in brackets):
   turn 2). The references are short answers (math, reasoning, extraction, STEM) or, for coding, a
   note to the judge and a solution; :func:`reference_answer` keeps the solution. Without a
   reference the second turn is dropped rather than asked after an invented or empty answer.
+- HH-RLHF helpful-base [8] and SafeText [12]: benign prompts that sound harmful, the contrast against
+  over-refusal (:mod:`mogrpo.data.contrast_sources`).
 - Self-Instruct [14]: the 175 seed tasks only (:func:`seed_task_prompt`: the instruction, then its
   input after a blank line); ``benign``. The 252 user-oriented instructions are evaluation-only.
 
@@ -50,6 +52,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mogrpo.data.contrast_sources import SOURCES as CONTRAST_SOURCES
 from mogrpo.data.messages import check_messages, render_conversation, user_message, user_turns
 from mogrpo.data.splits import normalise, prompt_split
 from mogrpo.errors import DataError
@@ -311,4 +314,5 @@ SOURCES: dict[str, Callable[..., list[dict]]] = {
     "do_not_answer": do_not_answer,
     "mt_bench": mt_bench,
     "self_instruct_seed": self_instruct_seed,
+    **CONTRAST_SOURCES,  # benign prompts with risky words (mogrpo/data/contrast_sources.py)
 }
