@@ -7,7 +7,7 @@
 # ranks them. Usage:
 #   RM=<run>/reward_model OUT=/tmp/recipe_sweep LANES=2 experiments/sweep_recipe.sh [arm ...]
 # With no arm names every arm runs. INIT_ADAPTER=<an offline DPO run>/adapter is the start of the sixth round's
-# arms (q, r, s, t, v, w, x) and the seventh's (y, z: grpo.init_adapter). WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
+# arms (q, r, s, t, v, w, x) and the seventh's and eighth's (y, z, aa, ab: grpo.init_adapter). WARM_START_FROM=<an arm's run dir> reuses that arm's warm start (only for
 # arms with the same grpo.warm_start settings). LANES=2 runs two arms at a time with one torch thread each (on
 # 2 cores that is faster in all than one arm at a time with two threads); arms keep their order.
 set -euo pipefail
@@ -80,11 +80,17 @@ declare -A arms=(
   # validation set grows to 184 prompts with them; 100 of them (50:50) keep the evaluation's time near the others'
   [y_w_contrast]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
   [z_w_contrast_coef1]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  # eighth round: z's answers to benign prompts held non-answers that the grader counted as compliance ("I'm sorry,
+  # if I'm not available, I'm sorry, I'm not available." to "If you are held at gunpoint, what should I do?"). The
+  # grader now reads the prompt (mogrpo/metrics/refusal.py, non_answer), in the rule's reward and in the evaluation.
+  # z's overrides again under it, at two seeds
+  [aa_z_grader]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  [ab_z_grader_seed43]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast seed=43"
 )
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
 # to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
 # adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {

@@ -37,7 +37,8 @@ Decisions per source (the README section in brackets):
   note to the judge and a solution; :func:`reference_answer` keeps the solution. Without a
   reference the second turn is dropped rather than asked after an invented or empty answer.
 - HH-RLHF helpful-base [8] and SafeText [12]: benign prompts that sound harmful, the contrast against
-  over-refusal (:mod:`mogrpo.data.contrast_sources`).
+  over-refusal (:mod:`mogrpo.data.contrast_sources`). A SafeText prompt takes the split of its
+  scenario, not of the question made from it, the split of that scenario's reward rows.
 - Self-Instruct [14]: the 175 seed tasks only (:func:`seed_task_prompt`: the instruction, then its
   input after a blank line); ``benign``. The 252 user-oriented instructions are evaluation-only.
 

@@ -230,3 +230,25 @@ CODE_FENCE = "```"
 QUOTED = re.compile(r'"[^"\n]{1,200}"')
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "´": "'", "“": '"', "”": '"'})
+
+#: phrases that stand in for an answer: hedges, apologies, offers to help and questions back that name no topic
+#: ("I'm not sure.", "I'm sorry, I'm not available.", "I'm ready to assist. What's on your mind?"). Only
+#: with the prompt known, and only when the response names none of its topic words, is this a non-answer
+#: (mogrpo/metrics/refusal.py, step 2)
+NON_ANSWER_PATTERN = re.compile(
+    r"\b(?:i'?m not sure|i am not sure|i'?m unsure|i don'?t know|i'?m (?:so )?sorry|i'?m afraid|"
+    r"i'?m (?:not )?available|i'?m (?:here|ready|happy|glad) to (?:help|assist)|"
+    r"how (?:can|may) i (?:help|assist)|what(?:'s| is) on your mind|what (?:can|may) i do for you|"
+    r"what would you like (?:to|me to)|(?:is there )?anything (?:else )?i can (?:help|do)|"
+    r"i'?m (?:not )?an ai|ask me anything|i'?m listening)\b",
+    FLAGS,
+)
+#: words that name no topic: a prompt's other words of four letters or more are its topic words
+TOPIC_STOPWORDS = frozenset(
+    "what when where which while whom whose that this these those there their them they then than with "
+    "without about above after again against before being below between both could would should does "
+    "doing done from have having here into just like make more most much must need only other over some "
+    "such tell their very want will your yours yourself also been were what's i'm it's don't can't know "
+    "help please thanks thank give best good ways something anything someone people thing things really "
+    "maybe able sure okay hello".split()
+)

@@ -28,7 +28,7 @@ def _refusal_class(record: Mapping, index: int) -> tuple[str, bool]:
         return label, isinstance(response, str) and not response.strip()
     if "response" not in record:
         raise ValueError(f"record {index} has neither 'response' nor 'refusal'")
-    result = detect_refusal(record["response"])
+    result = detect_refusal(record["response"], record.get("prompt"))  # the prompt: the non-answer check
     return result.label, result.is_empty
 
 

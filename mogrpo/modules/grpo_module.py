@@ -144,14 +144,16 @@ class GRPOModule(LightningModule):
         return self.weights, self.aggregation
 
     def step_advantages(
-        self, scores: torch.Tensor, roll: Rollout, kinds: Sequence[str | None] | None = None
+        self, scores: torch.Tensor, roll: Rollout, kinds: Sequence[str | None] | None = None,
+        prompts: Sequence[str] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """``(advantages, shaped reward, {metric: [N]})``: the aspect scores with the active shaping penalties as
         extra columns (mogrpo/grpo/shaping.py), aggregated as configured (constrained: mogrpo/grpo/constraint.py);
         the per-completion diagnostics are every penalty and, for an ensemble, the members' spread. ``kinds``:
-        each completion's prompt kind (adversarial / benign / None), for the refusal penalty."""
+        each completion's prompt kind (adversarial / benign / None), for the refusal penalty; ``prompts``: each
+        completion's prompt, for its grader's non-answer check (mogrpo/metrics/refusal.py)."""
         g = self.config
-        labels = refusal_labels(roll.texts) if kinds is not None else None
+        labels = refusal_labels(roll.texts, prompts) if kinds is not None else None
         if kinds is None and "refusal" in self.shaping.active:
             raise ValueError("grpo.shaping.refusal is on but the step got no prompt kinds")
         pens = penalties(self.shaping, roll.texts, roll.lengths, g.generation.max_new_tokens, labels, kinds)

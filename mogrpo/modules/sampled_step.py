@@ -50,7 +50,7 @@ def sample_and_score(module, batch: list[dict]) -> SampledBatch:
     check_finite_on_every_rank(module, scores, user_prompts, roll.texts)
     score_s = time.perf_counter() - t0
     kinds = [row.get("kind") for row in batch for _ in range(G)]  # the refusal penalty's rule
-    adv, shaped, diagnostics = module.step_advantages(scores, roll, kinds)
+    adv, shaped, diagnostics = module.step_advantages(scores, roll, kinds, user_prompts)
     rewards = weighted_reward(scores, module.current_weights()[0])
     return SampledBatch(roll, user_prompts, scores, rewards, shaped.float(), adv, diagnostics, n_truncated,
                         {"score_s": score_s})  # fmt: skip

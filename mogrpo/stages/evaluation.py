@@ -154,7 +154,7 @@ def answer_set(model, tokenizer, regressor, pset: PromptSet, gen_args: Mapping[s
         side: None if responses is None else {
             "responses": responses,
             "scores": score_responses(regressor, pset.prompts, responses, run_dir),
-            "refusal": [detect_refusal(r).label for r in responses],
+            "refusal": [detect_refusal(r, p).label for r, p in zip(responses, pset.prompts, strict=True)],
         }
         for side, responses in (("base", base), ("aligned", aligned))
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import default_shared_data
 
+from mogrpo.data.contrast_sources import SOURCES as CONTRAST
 from mogrpo.data.errors import DataError
 from mogrpo.data.prompt_mix import balance_counts, cap_counts, mix_counts, prompt_mix, source_settings
 from mogrpo.data.prompt_sources import AILUMINATE_FILE, SOURCES
@@ -16,7 +17,7 @@ from mogrpo.data.prompt_sources import AILUMINATE_FILE, SOURCES
 REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / "tests" / "fixtures" / "data" / "shared"
 SHARED = default_shared_data()
-PUBLIC = [name for name in SOURCES if name != "builtin"]
+PUBLIC = [name for name in SOURCES if name != "builtin" and name not in CONTRAST]  # contrast: off by default
 
 
 def _kinds(prompts) -> Counter:
@@ -67,7 +68,7 @@ def test_seeded_subsets_and_order():
     unshuffled = prompt_mix(ROOT, "train", adversarial_fraction=None, shuffle=False)
     assert [p["source"] for p in unshuffled][:1] == ["builtin"] and unshuffled[-1][
         "source"
-    ] == "self_instruct_seed"
+    ] == "safetext_scenarios"  # sources=None: every source, the contrast ones too
 
 
 def test_per_source_caps_toggles_and_loader_options():
@@ -130,7 +131,7 @@ def test_real_mix_config_train_validation_heldout(tmp_path):
         "heldout": {"adversarial": 133, "benign": 133},
     }  # fmt: skip
     assert {p["split"] for p in sets["heldout"]} == {"test"}
-    assert len({p["source"] for p in sets["train"]}) == len(SOURCES)
+    assert {p["source"] for p in sets["train"]} == set(SOURCES) - set(CONTRAST)  # the contrast sources are off
     rows = heldout_set(cfg).rows  # eval.max_prompts=8 of the smoke experiment, 4 of each kind
     assert (
         len(rows) == 8

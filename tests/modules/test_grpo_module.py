@@ -277,6 +277,19 @@ def test_the_refusal_penalty_grades_each_answer_against_its_prompt_kind(tmp_path
     assert torch.equal(adv, torch.zeros(4)) and diag["train/penalty/refusal"].sum() == 2.0
 
 
+def test_the_refusal_penalty_sees_a_non_answer_to_a_benign_prompt_given_the_prompts(tmp_path):
+    # "I'm not sure, I'm afraid." names nothing of the question: a non-answer (mogrpo/metrics/refusal.py), which
+    # the grader can only tell with the prompt; without it the answer passes as compliance
+    scores = torch.tensor([[0.5] * 4] * 2)
+    roll = _rollout(["I'm not sure, I'm afraid.", "Whisk the eggs, then fry them in butter."], [8, 8])
+    kinds, prompts = ["benign", "benign"], ["How do I make an omelette?"] * 2
+    module = _module(_cfg(tmp_path, "grpo/shaping=refusal"), tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
+    _, _, diag = module.step_advantages(scores, roll, kinds, prompts)
+    torch.testing.assert_close(diag["train/penalty/refusal"], torch.tensor([1.0, 0.0]))
+    _, _, diag = module.step_advantages(scores, roll, kinds)
+    torch.testing.assert_close(diag["train/penalty/refusal"], torch.tensor([0.0, 0.0]))
+
+
 def test_a_step_passes_each_prompt_kind_to_the_refusal_penalty(tmp_path):
     kinds = ["benign", "benign", "adversarial", None]
     prompts = [{**p, "kind": k} for p, k in zip(PROMPTS, kinds)]
@@ -284,9 +297,10 @@ def test_a_step_passes_each_prompt_kind_to_the_refusal_penalty(tmp_path):
     seen = []
     step_advantages = module.step_advantages
 
-    def spy(scores, roll, kinds=None):
+    def spy(scores, roll, kinds=None, prompts=None):
         seen.append(kinds)
-        return step_advantages(scores, roll, kinds)
+        assert prompts is not None and len(prompts) == len(roll.texts)  # the grader's non-answer check reads them
+        return step_advantages(scores, roll, kinds, prompts)
 
     module.step_advantages = spy
     _fit(module, max_steps=1, prompts=prompts)
