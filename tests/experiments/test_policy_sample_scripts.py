@@ -20,11 +20,14 @@ def _load(name: str):
 
 
 def test_harvest_answers_train_prompts_only():
+    from mogrpo.data.contrast_sources import SOURCES as CONTRAST
     from mogrpo.data.prompt_mix import prompt_mix
+    from mogrpo.data.prompt_sources import SOURCES
 
     harvest = _load("harvest_policy_samples")
     picked = harvest.train_prompts(SHARED, n_adversarial=3, n_benign=None, seed=0)
-    train = prompt_mix(SHARED, split="train", sources=None, adversarial_fraction=None, seed=0)
+    default = [name for name in SOURCES if name not in CONTRAST]  # conf/data/real_mix.yaml's: the contrast ones are off
+    train = prompt_mix(SHARED, split="train", sources=default, adversarial_fraction=None, seed=0)
     held_out = {p["prompt"] for split in ("validation", "test")
                 for p in prompt_mix(SHARED, split=split, sources=None, adversarial_fraction=None, seed=0)}
     texts = [p["prompt"] for p in picked]
