@@ -30,7 +30,7 @@ Their string-match baseline calls a response a refusal when it *starts with* a t
    (:data:`NON_ANSWER_PATTERN`: "I'm not sure", "I'm sorry, I'm not available", "What's on your
    mind?") and not one of the prompt's topic words (:func:`topic_words`) is a ``full_refusal`` (cue
    ``non_answer``): the user got nothing. A policy trained against this detector found these
-   (README, "Recipe sweep, seventh round").
+   (README, "Recipe sweep, seventh and eighth rounds").
 3. **Cue found:** ``partial_refusal`` when the response also carries an answer, else
    ``full_refusal``. Evidence of an answer (any one suffices; see :class:`RefusalResult.evidence`):
 
