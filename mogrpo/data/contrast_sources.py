@@ -48,13 +48,14 @@ SENSITIVE_WORDS = re.compile(
 )
 #: prompts of the helpfulness collection that still ask for something a safe assistant refuses
 EXCLUDED = re.compile(r"\bdead body\b", re.IGNORECASE)
-_FIRST_HUMAN = re.compile(r"^\s*Human:(.*?)(?:\n\nAssistant:|\Z)", re.DOTALL)
 
 
 def first_human_turn(transcript: str) -> str:
-    """The text of the first ``Human:`` turn of an HH-RLHF transcript (stripped; "" if none)."""
-    m = _FIRST_HUMAN.match(transcript)
-    return m.group(1).strip() if m else ""
+    """The text of the first ``Human:`` turn of an HH-RLHF transcript (stripped; "" if none), by the reward
+    data's own parser (:func:`mogrpo.data.preference_pairs.turns`)."""
+    from mogrpo.data.preference_pairs import turns  # imports datasets: only when HH is read
+
+    return next((text for speaker, text in turns(transcript) if speaker == "Human"), "")
 
 
 def is_sensitive(text: str) -> bool:
@@ -70,7 +71,8 @@ def hh_helpful_sensitive(root: str | Path) -> list[dict]:
     path = _shared_file(root, HH_HELPFUL_FILE)
     out = []
     for line, row in read_json_lines(path, with_line_numbers=True):
-        text = first_human_turn(_text(row.get("chosen"), path, line, "chosen"))
+        _text(row.get("chosen"), path, line, "chosen")  # a DataError when it is no text
+        text = first_human_turn(row["chosen"])  # unstripped: the parser needs the leading "\n\nHuman:"
         if text and is_sensitive(text):
             out.append(
                 make_prompt(
