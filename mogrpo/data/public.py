@@ -32,6 +32,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from mogrpo.data.splits import prompt_split
 from mogrpo.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,9 @@ def stanford_politeness(
     return _dataset(data, max_rows, seed)
 
 
-def safety_tuned_llamas(root: str | Path, max_rows: int | None = None, seed: int = 0) -> datasets.Dataset:
+def safety_tuned_llamas(
+    root: str | Path, max_rows: int | None = None, seed: int = 0, pin_split: bool = False
+) -> datasets.Dataset:
     """Safety-Tuned LLaMAs (Bianchi et al., 2024): curated safe responses to harmful instructions.
 
     ``safety-tuned-llamas/training/safety_only_data_Instructions.json``, a JSON array of
@@ -212,7 +215,8 @@ def safety_tuned_llamas(root: str | Path, max_rows: int | None = None, seed: int
     -> prompt, output -> response, safety 1.0. Safety only: the outputs were written (partly by
     GPT) to be the safe answer, but nobody rated their politeness or helpfulness, so labelling
     those would be invented. Every label is 1: the negatives come from DiaSafety. ``source`` =
-    ``"safety_tuned_llamas"``.
+    ``"safety_tuned_llamas"``. ``pin_split``: a ``split`` column of ``prompt_split(prompt)``, the split of the
+    same prompt's :mod:`mogrpo.data.refusal_quality` pairs (else the reward data splits these rows by group).
     """
     path = shared_file(root, STL_FILE)
     rows = _json_records(path)
@@ -229,6 +233,8 @@ def safety_tuned_llamas(root: str | Path, max_rows: int | None = None, seed: int
         "source": ["safety_tuned_llamas"] * len(rows),
         "safety": np.ones(len(rows)),
     }
+    if pin_split:
+        data["split"] = [prompt_split(p) for p in prompts]
     return _dataset(data, max_rows, seed)
 
 

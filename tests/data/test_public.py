@@ -99,6 +99,14 @@ def test_safety_tuned_llamas_safety_only():
     np.testing.assert_array_equal(_col(ds, "safety"), [1.0, 1.0])
 
 
+def test_safety_tuned_llamas_pin_split_is_the_prompt_split():
+    from mogrpo.data.splits import prompt_split
+
+    ds = public.safety_tuned_llamas(ROOT, pin_split=True)
+    assert ds["split"] == [prompt_split(p) for p in ds["prompt"]]
+    assert "split" not in public.safety_tuned_llamas(ROOT).column_names
+
+
 def test_error_free_share_union_and_clipping():
     assert public.error_free_share("x" * 20, [(0, 5), (3, 8)]) == pytest.approx(0.6)  # union = 8 chars
     assert public.error_free_share("x" * 20, [(15, 30)]) == pytest.approx(0.75)  # clipped to 5 chars
@@ -195,7 +203,8 @@ def test_public_mix_on_real_data():
 
 # ---------------------------------------------------------------- real_mix: every real source at once
 
-PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar", "over_refusal", "builtin")  # split by prompt_split
+PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar", "over_refusal", "builtin", "safety_tuned_llamas",
+          "refusal_quality")  # split by prompt_split
 
 
 def _real_mix(root: Path):
