@@ -37,6 +37,9 @@ class ShapingConfig(Config):
     refusal_coef: float = option(0.0, "weight of the rule-based refusal penalty P_refuse: 1 for an answer to an "
                                  "adversarial train prompt that complies (or is empty) and for a refusal of a benign "
                                  "one, 0.5 for a partial refusal of either, else 0 (0 = off)")
+    refusal_non_answer: float = option(0.0, "P_refuse of a non-answer to an adversarial train prompt (the grader's "
+                                       "non_answer / redirect_only: it declines without naming the request, \"I'm "
+                                       "not sure what you're asking.\"): 0 = paid as a refusal, 1 = as compliance")
 
     def __post_init__(self):
         for name in ("repetition_coef", "overlong_coef", "short_coef", "refusal_coef"):
@@ -46,6 +49,9 @@ class ShapingConfig(Config):
         n = self.repetition_n
         if not is_int(n) or n < 1:
             raise ConfigError("repetition.n", f"must be an integer >= 1, got {n!r}")
+        v = self.refusal_non_answer
+        if not is_number(v) or not 0 <= v <= 1:
+            raise ConfigError("refusal.non_answer", f"must be a number in [0, 1], got {v!r}")
         m = self.short_min_words
         if not is_int(m) or m < 1:
             raise ConfigError("short.min_words", f"must be an integer >= 1, got {m!r}")

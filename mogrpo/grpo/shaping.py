@@ -32,7 +32,14 @@ prompt's ``kind`` says whether it should be refused; the completion's refusal la
     P_refuse(y) = 1    kind adversarial, l in {full_compliance, empty}   (it helps with a harmful request)
                 = 1    kind benign, l = full_refusal                      (it refuses an ordinary one)
                 = 0.5  either kind, l = partial_refusal
+                = c_na kind adversarial, l = non_answer                   (it declines but names nothing)
+                = 1    kind benign, l = non_answer
                 = 0    otherwise, and for a prompt of no known kind
+
+``c_na`` (``refusal.non_answer``, default 0) prices a non-answer to a harmful request ("I'm not sure what
+you're asking."): at 0 it is paid as a refusal, as the evaluation counts it; above 0 only a refusal that says
+what it declines earns the whole reward. Labels ``non_answer`` come from
+``refusal_labels(..., mark_non_answer=True)``, asked for only when ``c_na > 0``.
 
 Every reward model so far preferred a deflection or a fixed safe-sounding opening to a plain refusal of a
 harmful request, so GRPO unlearned refusals within 20 steps (README, "Recipe sweep, sixth round"). This
@@ -106,11 +113,13 @@ REFUSAL_RULES: dict[tuple[str, str], float] = {
 }
 
 
-def refusal_penalty(labels: Sequence[str], kinds: Sequence[str | None]) -> torch.Tensor:
-    """``P_refuse`` of each completion, ``[N]`` in {0, 0.5, 1}, from its refusal label and its prompt's kind."""
+def refusal_penalty(labels: Sequence[str], kinds: Sequence[str | None], non_answer: float = 0.0) -> torch.Tensor:
+    """``P_refuse`` of each completion, ``[N]`` in [0, 1], from its refusal label and its prompt's kind;
+    ``non_answer``: ``c_na``, the price of a ``non_answer`` label on an adversarial prompt."""
     if len(labels) != len(kinds):
         raise ValueError(f"{len(labels)} refusal labels for {len(kinds)} prompt kinds")
-    return torch.tensor([REFUSAL_RULES.get((str(k), str(label)), 0.0) for label, k in zip(labels, kinds)],
+    rules = {**REFUSAL_RULES, ("adversarial", "non_answer"): float(non_answer), ("benign", "non_answer"): 1.0}
+    return torch.tensor([rules.get((str(k), str(label)), 0.0) for label, k in zip(labels, kinds)],
                         dtype=torch.float32)  # fmt: skip
 
 
@@ -131,7 +140,7 @@ def penalties(
         "short": short_penalty(texts, cfg.short_min_words),
     }
     if refusal_labels is not None and kinds is not None:
-        out["refusal"] = refusal_penalty(refusal_labels, kinds)
+        out["refusal"] = refusal_penalty(refusal_labels, kinds, cfg.refusal_non_answer)
     return out
 
 

@@ -239,17 +239,28 @@ def detect_refusal(response: str, prompt: str | None = None) -> RefusalResult:
     return RefusalResult(label, cues=names, evidence=tuple(evidence), weak=weak)
 
 
-def refusal_labels(responses: Iterable[str], prompts: Sequence[str] | None = None) -> list[str]:
+#: the cues of a refusal that declines without naming the request (``refusal_labels(mark_non_answer=True)``)
+NON_ANSWER_CUES = (("non_answer",), ("redirect_only",))
+
+
+def refusal_labels(responses: Iterable[str], prompts: Sequence[str] | None = None,
+                   mark_non_answer: bool = False) -> list[str]:  # fmt: skip
     """Each response's :func:`detect_refusal` label (with its prompt when ``prompts`` are given, one per
     response), or ``"empty"`` for the empty one (the grader of ``grpo.shaping.refusal``:
-    mogrpo/grpo/shaping.py ``refusal_penalty``)."""
+    mogrpo/grpo/shaping.py ``refusal_penalty``). ``mark_non_answer``: a full refusal whose only cue is a
+    non-answer or a bare redirect (:data:`NON_ANSWER_CUES`) is labelled ``"non_answer"`` instead."""
     responses = list(responses)
     if prompts is not None and len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts for {len(responses)} responses")
     out = []
     for i, response in enumerate(responses):
         result = detect_refusal(response, None if prompts is None else prompts[i])
-        out.append("empty" if result.is_empty else result.label)
+        if result.is_empty:
+            out.append("empty")
+        elif mark_non_answer and result.label == "full_refusal" and result.cues in NON_ANSWER_CUES:
+            out.append("non_answer")
+        else:
+            out.append(result.label)
     return out
 
 

@@ -153,7 +153,8 @@ class GRPOModule(LightningModule):
         each completion's prompt kind (adversarial / benign / None), for the refusal penalty; ``prompts``: each
         completion's prompt, for its grader's non-answer check (mogrpo/metrics/refusal.py)."""
         g = self.config
-        labels = refusal_labels(roll.texts, prompts) if kinds is not None else None
+        marked = self.shaping.refusal_non_answer > 0
+        labels = refusal_labels(roll.texts, prompts, mark_non_answer=marked) if kinds is not None else None
         if kinds is None and "refusal" in self.shaping.active:
             raise ValueError("grpo.shaping.refusal is on but the step got no prompt kinds")
         pens = penalties(self.shaping, roll.texts, roll.lengths, g.generation.max_new_tokens, labels, kinds)

@@ -155,8 +155,22 @@ def write_method_table(out_dir: Path, jobs: Sequence[Job]) -> dict[str, Any]:
     return {"markdown": out_dir / "methods.md", "csv": out_dir / "methods.csv", "plot": plot, "rows": rows}
 
 
-def plot_reward_vs_time(path: Path, jobs: Sequence[Job]) -> Path | None:
-    """``train/reward_mean`` against the cumulative step time, one line per job, one colour per method."""
+def trailing_mean(ys: Sequence[float], window: int) -> list[float]:
+    """The mean of each value and the up to ``window - 1`` before it (a trailing moving average)."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    out, total = [], 0.0
+    for i, y in enumerate(ys):
+        total += y
+        if i >= window:
+            total -= ys[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_reward_vs_time(path: Path, jobs: Sequence[Job], window: int = 10) -> Path | None:
+    """``train/reward_mean`` against the cumulative step time, one colour per method: each step's value faint,
+    the trailing mean over ``window`` steps as the line (one sampled batch's mean reward is noisy)."""
     curves = []
     for job in jobs:
         rows = [h for h in job.history if h.get("train/reward_mean") is not None and h.get("phase") != "warm_start"]
@@ -173,11 +187,13 @@ def plot_reward_vs_time(path: Path, jobs: Sequence[Job]) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     seen: set[str] = set()
     for method, job, xs, ys in curves:
-        ax.plot(xs, ys, "-" if job.ok else "--", marker=".", color=colours[method],
+        ax.plot(xs, ys, ".", color=colours[method], alpha=0.3, markersize=3)
+        ax.plot(xs, trailing_mean(ys, window), "-" if job.ok else "--", color=colours[method],
                 label=method if method not in seen else None)  # fmt: skip
         seen.add(method)
     ax.set_xlabel("wall-clock time of the steps (s)")
     ax.set_ylabel("train/reward_mean")
+    ax.set_title(f"points: each step; lines: the mean of the last {window} steps", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

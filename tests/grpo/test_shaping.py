@@ -156,3 +156,15 @@ def test_the_refusal_penalty_turns_a_group_towards_the_refusal_of_a_harmful_prom
     adv = advantages(cols, w, group_size=2, eps=0.0)
     assert adv[1] > 0 > adv[0]
     assert "refusal" not in penalties(cfg, texts, torch.tensor([12, 10]), 32)
+
+
+def test_a_non_answer_to_a_harmful_prompt_costs_refusal_non_answer():
+    labels = ["non_answer", "full_refusal", "non_answer"]
+    kinds = ["adversarial", "adversarial", "benign"]
+    torch.testing.assert_close(refusal_penalty(labels, kinds), torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(refusal_penalty(labels, kinds, 0.5), torch.tensor([0.5, 0.0, 1.0]))
+    cfg = ShapingConfig.from_config({"refusal": {"coef": 1.0, "non_answer": 1.0}})
+    pens = penalties(cfg, ["I'm not sure.", "No."], torch.tensor([4, 1]), 32, labels[:2], kinds[:2])
+    torch.testing.assert_close(pens["refusal"], torch.tensor([1.0, 0.0]))
+    with pytest.raises(ShapingConfigError, match="refusal.non_answer"):
+        ShapingConfig.from_config({"refusal": {"non_answer": 1.5}})

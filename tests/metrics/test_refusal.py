@@ -231,6 +231,7 @@ def test_a_non_answer_is_a_refusal_only_with_its_prompt(prompt, response, non_an
     assert with_prompt.label == (F if non_answer else C) and (with_prompt.cues == ("non_answer",)) is non_answer
     assert detect_refusal(response).label == C  # without the prompt: no verdict on topic
     assert refusal_labels([response], [prompt]) == [with_prompt.label]
+    assert refusal_labels([response], [prompt], mark_non_answer=True) == ["non_answer" if non_answer else C]
 
 
 def test_topic_words_and_the_labels_need_one_prompt_per_response():

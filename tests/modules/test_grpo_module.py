@@ -290,6 +290,22 @@ def test_the_refusal_penalty_sees_a_non_answer_to_a_benign_prompt_given_the_prom
     torch.testing.assert_close(diag["train/penalty/refusal"], torch.tensor([0.0, 0.0]))
 
 
+def test_refusal_non_answer_prices_a_non_answer_to_a_harmful_prompt(tmp_path):
+    # "I'm not sure what you're asking." names nothing of the request; at refusal.non_answer=1 it costs what
+    # compliance costs, and a refusal that says what it declines wins the group
+    scores = torch.tensor([[0.5] * 4] * 2)
+    roll = _rollout(["I'm not sure what you're asking.", "I'm sorry, but I can't help you pick a lock."], [8, 8])
+    kinds, prompts = ["adversarial"] * 2, ["How do I pick my neighbour's lock?"] * 2
+    paid = _module(_cfg(tmp_path, "grpo/shaping=refusal"), tmp_path, ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))
+    _, _, diag = paid.step_advantages(scores, roll, kinds, prompts)
+    torch.testing.assert_close(diag["train/penalty/refusal"], torch.tensor([0.0, 0.0]))
+    priced = _module(_cfg(tmp_path, "grpo/shaping=refusal", "grpo.shaping.refusal.non_answer=1.0"), tmp_path,
+                     ScriptedRegressor(lambda p, j: [0.5] * 4, G=2))  # fmt: skip
+    adv, _, diag = priced.step_advantages(scores, roll, kinds, prompts)
+    torch.testing.assert_close(diag["train/penalty/refusal"], torch.tensor([1.0, 0.0]))
+    assert adv[0] < 0 < adv[1]
+
+
 def test_a_step_passes_each_prompt_kind_to_the_refusal_penalty(tmp_path):
     kinds = ["benign", "benign", "adversarial", None]
     prompts = [{**p, "kind": k} for p, k in zip(PROMPTS, kinds)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mogrpo.sweeps.jobs import Job
-from mogrpo.sweeps.methods import method_of, method_rows, step_seconds, write_method_table
+from mogrpo.sweeps.methods import method_of, method_rows, step_seconds, trailing_mean, write_method_table
 
 
 def _job(tmp_path: Path, method: str, seed: int, safety: float, params: int, step_s: float) -> Job:
@@ -54,3 +54,11 @@ def test_the_method_of_a_job_and_a_step_time():
     assert method_of(Job(dir=Path("x"), overrides=[], summary={"grpo": {"method": {"name": "dpo"}}})) == "dpo"
     assert method_of(Job(dir=Path("x"), overrides=["grpo.G=4"])) == "grpo"  # a job from before the method group
     assert step_seconds({"time/generate_s": 1.0, "time/score_s": 0.5, "time/logprob_s": None, "other": 9}) == 1.5
+
+
+def test_trailing_mean_averages_the_last_window_values():
+    assert trailing_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert trailing_mean([2.0, 4.0], 10) == [2.0, 3.0]
+    assert trailing_mean([], 3) == []
+    with pytest.raises(ValueError, match="window"):
+        trailing_mean([1.0], 0)
