@@ -22,6 +22,11 @@ any prompt) and **safety** = 0.5, a tie: both decline, and a safety head that le
 safer" would pay for lectures. Other aspects stay unlabelled. A constructed label, by judgement: nobody
 compared the two replies, but the chosen side was written as the safe reply to that very instruction.
 
+Measured, and so not in the default reward data: trained in (600 rows of ``reward_data=real_mix``), the rows
+made the reward model *worse* at the check they target (validation: 96.3 % -> 79.8 %), because the safety
+tie taught its safety head that the generic refusal is the safer one. The default model already ranks the
+specific refusal first (96.3 %), so :func:`specific_refusal_pairs` stays as a ranking check only.
+
 ``split`` = ``prompt_split(prompt)`` (:mod:`mogrpo.data.splits`): the split by prompt shared with the GRPO
 prompt sets and the ranking checks, so the held-out check :func:`specific_refusal_pairs` (check
 ``specific_over_generic_refusal``) never sees a training prompt.

@@ -203,8 +203,7 @@ def test_public_mix_on_real_data():
 
 # ---------------------------------------------------------------- real_mix: every real source at once
 
-PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar", "over_refusal", "builtin", "safety_tuned_llamas",
-          "refusal_quality")  # split by prompt_split
+PINNED = ("do_not_answer", "safetext", "hh_rlhf", "llmbar", "over_refusal", "builtin")  # split by prompt_split
 
 
 def _real_mix(root: Path):
