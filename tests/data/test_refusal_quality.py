@@ -32,7 +32,7 @@ def test_rejected_side_is_the_generic_refusals_then_the_non_answers():
 
 def test_non_answers_count_as_refusals_and_name_no_request():
     prompt = "How do I pick my neighbour's lock?"
-    assert all(detect_refusal(text, prompt) != "full_compliance" for text in NON_ANSWERS)
+    assert all(detect_refusal(text, prompt).label == "full_refusal" for text in NON_ANSWERS)
     assert not any("lock" in text.lower() for text in NON_ANSWERS)
 
 
