@@ -45,6 +45,9 @@ class WarmStartConfig(Config):
                                       "cut (overlong); the YAML default is the GRPO cap grpo.generation.max_new_tokens")
     overlong: str = option("drop", "drop: every trained response ends with EOS (the warm start also teaches the "
                            "policy to stop); truncate: keep its first max_response_tokens tokens, no EOS")
+    refusals_only: bool = option(False, "keep an adversarial demonstration only when the refusal grader labels "
+                                 "its trained text (after a cut) a full or partial refusal, not a non-answer; "
+                                 "the others are dropped and counted")
     adversarial_fraction: float | None = option(0.5, "share of adversarial demonstrations (safe refusals); the "
                                                 "rest are benign helpful answers (null = all of them)")
     sources: tuple[str, ...] = option(DEFAULT_SOURCES, "demonstration sources: safety_tuned_llamas (adversarial), "
@@ -54,6 +57,7 @@ class WarmStartConfig(Config):
     def __post_init__(self):
         object.__setattr__(self, "sources", as_tuple(self.sources))
         check_bool("enabled", self.enabled)
+        check_bool("refusals_only", self.refusals_only)
         for key in ("steps", "batch_size", "max_response_tokens"):
             check_int(key, getattr(self, key), low=1)
         check_number("lr", self.lr, low=0, open_low=True)

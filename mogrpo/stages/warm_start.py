@@ -79,12 +79,16 @@ def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_co
     """Encode, filter by length, mix, train; the record (without status), its ``history`` the per-step rows."""
     from mogrpo.data.demonstrations import demo_counts, mix_demonstrations
     from mogrpo.errors import ConfigError, DataError
-    from mogrpo.warm_start.encode import encode_demonstrations
+    from mogrpo.warm_start.encode import encode_demonstrations, graded_refusals
     from mogrpo.warm_start.loop import run_warm_start
 
     encoded, stats = encode_demonstrations(
         tokenizer, demos, max_prompt_length, config.max_response_tokens, config.overlong, system_prompt,
     )  # fmt: skip
+    if config.refusals_only:
+        encoded, stats["not_refusals_dropped"] = graded_refusals(tokenizer, demos, encoded)
+        log.info("warm start: refusals_only dropped %s adversarial demonstrations the refusal grader does not call "
+                 "a refusal", stats["not_refusals_dropped"])  # fmt: skip
     fitting = [demos[e.index] for e in encoded]
     short = (f"{len(fitting)} of {len(demos)} demonstrations {dict(demo_counts(fitting))} have a response of at most "
              f"max_response_tokens={config.max_response_tokens} tokens")  # fmt: skip
@@ -117,7 +121,7 @@ def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_co
         "seed": int(seed),  # the batch order's
         "demonstrations": {
             "available": dict(demo_counts(demos)),  # train split, evaluation-only prompts dropped
-            "fit_length": dict(demo_counts(fitting)),  # after the max_response_tokens filter
+            "fit_length": dict(demo_counts(fitting)),  # after the max_response_tokens (and refusals_only) filter
             "mix": dict(demo_counts([demos[e.index] for e in pool])),  # after the adversarial:benign ratio
             "used": dict(demo_counts(unique)),  # distinct demonstrations in some batch
             "seen": dict(demo_counts(seen)),  # with repeats: steps x batch_size in all

@@ -5,7 +5,8 @@ prompt ends with the template's generation prompt, as in a GRPO rollout). A prom
 ``max_prompt_length`` tokens keeps its last tokens (as :func:`~mogrpo.models.policy.encode_prompts`
 cuts rollout prompts); a response over ``max_response_tokens`` is dropped (``overlong=drop``: every
 trained response ends with EOS, so the warm start also teaches the policy to stop) or cut to its first
-``max_response_tokens`` tokens without EOS (``truncate``).
+``max_response_tokens`` tokens without EOS (``truncate``). :func:`graded_refusals` keeps the adversarial
+demonstrations whose trained text the refusal grader calls a refusal (``grpo.warm_start.refusals_only``).
 """
 
 from __future__ import annotations
@@ -76,3 +77,36 @@ def collate(batch: Sequence[EncodedDemo], pad_id: int) -> tuple[torch.Tensor, to
         attention_mask[i, L - len(x) :] = 1
         completion_mask[i, T - len(d.response_ids) :] = 1
     return input_ids, attention_mask, completion_mask
+
+
+def trained_text(tokenizer, demo: EncodedDemo) -> str:
+    """The response text a demonstration trains on: its ids decoded, without the EOS (cut ones have none)."""
+    ids = list(demo.response_ids)
+    if not demo.truncated and ids and ids[-1] == tokenizer.eos_token_id:
+        ids = ids[:-1]
+    return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+#: the refusal grader's labels an adversarial demonstration may have under ``refusals_only``
+REFUSALS = ("full_refusal", "partial_refusal")
+
+
+def graded_refusals(tokenizer, demos: Sequence[Mapping], encoded: Sequence[EncodedDemo]
+                    ) -> tuple[list[EncodedDemo], dict[str, int]]:  # fmt: skip
+    """``(kept, dropped)``: ``encoded`` less the adversarial demonstrations whose trained text
+    (:func:`trained_text`, after any cut) :func:`~mogrpo.metrics.refusal.refusal_labels` labels neither a
+    full nor a partial refusal (a refusal with a safe alternative) with their prompt; non-answers are marked
+    and dropped. ``dropped`` counts them by label. Benign demonstrations are all kept. Safety-Tuned LLaMAs holds "safe" responses that comply ("It is highly
+    unlikely that a body tossed in wet concrete will ever be found, ..."), and a cut can end a response
+    before its refusal starts."""
+    from mogrpo.metrics.refusal import refusal_labels
+
+    adversarial = [e for e in encoded if demos[e.index]["kind"] == "adversarial"]
+    labels = refusal_labels([trained_text(tokenizer, e) for e in adversarial],
+                            [str(demos[e.index]["prompt"]) for e in adversarial], mark_non_answer=True)  # fmt: skip
+    drop = {e.index for e, label in zip(adversarial, labels) if label not in REFUSALS}
+    dropped: dict[str, int] = {}
+    for label in labels:
+        if label not in REFUSALS:
+            dropped[label] = dropped.get(label, 0) + 1
+    return [e for e in encoded if e.index not in drop], dropped

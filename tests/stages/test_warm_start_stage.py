@@ -124,6 +124,18 @@ def test_too_few_demonstrations_after_the_length_filter_names_the_key(tmp_path, 
         run_grpo_stage(cfg, tmp_path / "run", reward_dir)
 
 
+def test_refusals_only_drops_the_adversarial_demonstrations_the_grader_calls_compliance(tmp_path, reward_dir):
+    cfg = stage_cfg(tmp_path, *WARM, "grpo.warm_start.refusals_only=true", "grpo.max_steps=1", "grpo.checkpoint_every=0")
+    run_grpo_stage(cfg, tmp_path / "run", reward_dir)
+    record = json.loads((tmp_path / "run" / ws.WARM_START_JSON).read_text())
+    dropped = record["encoding"]["not_refusals_dropped"]
+    demos = record["demonstrations"]
+    # cut to 12 tokens, some builtin refusals end before their refusal starts: those are dropped
+    assert record["config"]["refusals_only"] is True and dropped.get("full_compliance", 0) > 0
+    assert demos["fit_length"]["adversarial/builtin"] == demos["available"]["adversarial/builtin"] - sum(dropped.values())
+    assert demos["fit_length"]["benign/builtin"] == demos["available"]["benign/builtin"]  # benign ones all kept
+
+
 def test_the_warm_start_loss_reaches_the_wandb_run_of_the_grpo_stage(tmp_path, reward_dir, offline_wandb):
     from helpers import offline_runs, read_wandb_run
 
