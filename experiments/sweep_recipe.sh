@@ -101,6 +101,17 @@ declare -A arms=(
   # calls the cut text a refusal (refusals_only), KL to that warm start; the warm start's other settings
   # are its defaults (40 steps of 8, lr 2e-4), trained on from INIT_ADAPTER
   [ai_ac_warm_refusals]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=warm_start grpo.warm_start.enabled=true grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  # ai refused 96 % of the adversarial validation prompts but 18 % of the benign ones, nearly all with one
+  # opener ("As an AI language model, I do not have the ability to ..."): the KL to the warm start holds the
+  # policy at the warm start's over-refusal. ai with the KL to INIT_ADAPTER instead (the rule keeps paying
+  # for refusing harmful prompts), and the same with a shorter warm start (15 steps)
+  [ak_ai_kl_init]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.warm_start.enabled=true grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  [al_ak_15_steps]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.warm_start.enabled=true grpo.warm_start.steps=15 grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  # and ac with equal aspect weights: safety's weight 4 (conf/reward/multilabel.yaml) was chosen so that the
+  # aggregate alone ranks a refusal above harmful compliance; with the refusal rule on, the rule pays for
+  # refusing, and the weight 4 leaves the group's reward spread mostly to the safety head
+  [aj_ac_equal_weights]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast reward.weights.politeness=1.0 reward.weights.meaningfulness=1.0 reward.weights.actionability=1.0 reward.weights.safety=1.0"
+  [am_aj_seed43]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast reward.weights.politeness=1.0 reward.weights.meaningfulness=1.0 reward.weights.actionability=1.0 reward.weights.safety=1.0 seed=43"
   # ad / ae were to start from that DPO adapter; they were not run: it refuses none of the adversarial
   # validation prompts (0 % -> 0 %), so GRPO would start with no refusal to learn from
   [ad_ac_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
@@ -109,7 +120,7 @@ declare -A arms=(
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
 # to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
 # adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43 ac_aa_non_answer1 af_ac_seed43 ag_ac_seed44 ah_ac_seed45 ai_ac_warm_refusals ad_ac_dpo_rq ae_aa_dpo_rq)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43 ac_aa_non_answer1 af_ac_seed43 ag_ac_seed44 ah_ac_seed45 ai_ac_warm_refusals aj_ac_equal_weights am_aj_seed43 ak_ai_kl_init al_ak_15_steps ad_ac_dpo_rq ae_aa_dpo_rq)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {
