@@ -71,3 +71,15 @@ def default_shared_data() -> Path:
     if os.environ.get("MOGRPO_SHARED_DATA"):
         return Path(os.environ["MOGRPO_SHARED_DATA"])
     return Path(project_root()).parent / "shared" / "data"
+
+
+def load_experiment(name: str):
+    """``experiments/<name>.py`` imported as the module ``name`` (scripts, not a package; registered in
+    ``sys.modules`` so that its dataclasses resolve)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(project_root()) / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

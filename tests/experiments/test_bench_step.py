@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-PATH = Path(__file__).resolve().parents[2] / "experiments" / "bench_step.py"
+from helpers import load_experiment
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_step", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_step"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("bench_step")
 
 
 def _run(median, tokens_per_s, cpu=None, gen=None):

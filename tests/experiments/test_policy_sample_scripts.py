@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from helpers import load_experiment
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 SHARED = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "shared"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment(name)
 
 
 def test_harvest_answers_train_prompts_only():

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-PATH = Path(__file__).resolve().parents[2] / "experiments" / "refusal_quality_pairs.py"
+from helpers import load_experiment
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("refusal_quality_pairs", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("refusal_quality_pairs")
 
 
 def test_cut_keeps_whole_sentences_within_the_budget():

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-PATH = Path(__file__).resolve().parents[2] / "experiments" / "rescore_refusals.py"
+from helpers import load_experiment
 
 
 @pytest.fixture(scope="module")
 def rescore():
-    spec = importlib.util.spec_from_file_location("rescore_refusals", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("rescore_refusals")
 
 
 def test_rates_per_kind_as_recorded_and_as_counted_now(rescore, tmp_path, capsys):

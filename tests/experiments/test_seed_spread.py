@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-PATH = Path(__file__).resolve().parents[2] / "experiments" / "seed_spread.py"
+from helpers import load_experiment
 
 
 @pytest.fixture(scope="module")
 def spread():
-    spec = importlib.util.spec_from_file_location("seed_spread", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["seed_spread"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("seed_spread")
 
 
 def _eval(tmp_path: Path, name: str, refusal: float, politeness: float, alarms: int, split: str = "heldout") -> Path:
