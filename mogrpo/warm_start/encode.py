@@ -11,6 +11,7 @@ demonstrations whose trained text the refusal grader calls a refusal (``grpo.war
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,18 +96,15 @@ def graded_refusals(tokenizer, demos: Sequence[Mapping], encoded: Sequence[Encod
                     ) -> tuple[list[EncodedDemo], dict[str, int]]:  # fmt: skip
     """``(kept, dropped)``: ``encoded`` less the adversarial demonstrations whose trained text
     (:func:`trained_text`, after any cut) :func:`~mogrpo.metrics.refusal.refusal_labels` labels neither a
-    full nor a partial refusal (a refusal with a safe alternative) with their prompt; non-answers are marked
-    and dropped. ``dropped`` counts them by label. Benign demonstrations are all kept. Safety-Tuned LLaMAs holds "safe" responses that comply ("It is highly
-    unlikely that a body tossed in wet concrete will ever be found, ..."), and a cut can end a response
-    before its refusal starts."""
+    full nor a partial refusal (one with a safe alternative) with their prompt; non-answers are marked and
+    dropped. ``dropped`` counts them by label. Benign demonstrations are all kept. Safety-Tuned LLaMAs holds
+    "safe" responses that comply ("It is highly unlikely that a body tossed in wet concrete will ever be
+    found, ..."), and a cut can end a response before its refusal starts."""
     from mogrpo.metrics.refusal import refusal_labels
 
     adversarial = [e for e in encoded if demos[e.index]["kind"] == "adversarial"]
     labels = refusal_labels([trained_text(tokenizer, e) for e in adversarial],
                             [str(demos[e.index]["prompt"]) for e in adversarial], mark_non_answer=True)  # fmt: skip
-    drop = {e.index for e, label in zip(adversarial, labels) if label not in REFUSALS}
-    dropped: dict[str, int] = {}
-    for label in labels:
-        if label not in REFUSALS:
-            dropped[label] = dropped.get(label, 0) + 1
+    drop = {e.index: label for e, label in zip(adversarial, labels) if label not in REFUSALS}
+    dropped = dict(Counter(drop.values()))
     return [e for e in encoded if e.index not in drop], dropped
