@@ -25,6 +25,11 @@ common=(
 )
 # the seventh round's benign contrast prompts, on in train and validation, with 100 validation prompts
 contrast="data.sources.hh_helpful_sensitive.enabled=true data.sources.safetext_scenarios.enabled=true eval.max_prompts=100"
+# the ninth round's refusal rule (a non-answer to a harmful prompt priced as compliance) and sampling, which
+# the ninth and tenth rounds' arms share; the tenth round's warm start on graded refusals; equal aspect weights
+rule="grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+graded_warm_start="grpo.warm_start.enabled=true grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true"
+equal_weights="reward.weights.politeness=1.0 reward.weights.meaningfulness=1.0 reward.weights.actionability=1.0 reward.weights.safety=1.0"
 declare -A arms=(
   [a_plain]=""
   [b_warm_start]="grpo.warm_start.enabled=true"
@@ -90,31 +95,32 @@ declare -A arms=(
   # meaningfulness 0.03, paid by the rule as refusals. aa with a non-answer to a harmful prompt priced as
   # compliance (grpo.shaping.refusal.non_answer=1); and the same from a DPO adapter that also saw Safety-Tuned
   # LLaMAs' specific refusals over generic ones (INIT_ADAPTER=<that run>/adapter: README, ninth round)
-  [ac_aa_non_answer1]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
-  [af_ac_seed43]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast seed=43"
+  [ac_aa_non_answer1]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule"
+  [af_ac_seed43]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule seed=43"
   # tenth round: ac and af are one config at two seeds and sit at the two ends of one trade-off (held-out
   # adversarial refusals 71 % vs 41 %, XSTest over-refusal 25 % vs 5 %): the same config at two more seeds
-  [ag_ac_seed44]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast seed=44"
-  [ah_ac_seed45]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast seed=45"
+  [ag_ac_seed44]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule seed=44"
+  [ah_ac_seed45]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule seed=45"
   # and ac after a supervised warm start on Safety-Tuned LLaMAs' specific refusals and the seed tasks' answers
   # (50:50), cut to the 32-token budget (overlong=truncate) and kept only where the refusal grader still
   # calls the cut text a refusal (refusals_only), KL to that warm start; the warm start's other settings
   # are its defaults (40 steps of 8, lr 2e-4), trained on from INIT_ADAPTER
-  [ai_ac_warm_refusals]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=warm_start grpo.warm_start.enabled=true grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  [ai_ac_warm_refusals]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=warm_start $graded_warm_start $rule"
   # ai refused 96 % of the adversarial validation prompts but 18 % of the benign ones, nearly all with one
   # opener ("As an AI language model, I do not have the ability to ..."): the KL to the warm start holds the
   # policy at the warm start's over-refusal. ai with the KL to INIT_ADAPTER instead (the rule keeps paying
-  # for refusing harmful prompts), and the same with a shorter warm start (15 steps)
-  [ak_ai_kl_init]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.warm_start.enabled=true grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
-  [al_ak_15_steps]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.warm_start.enabled=true grpo.warm_start.steps=15 grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  # for refusing harmful prompts), and the same with a shorter warm start (15 steps; al was not run: ak
+  # refused 32 % of the benign validation prompts, so the KL to d did not undo the warm start's opener)
+  [ak_ai_kl_init]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $graded_warm_start $rule"
+  [al_ak_15_steps]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo.warm_start.steps=15 $graded_warm_start $rule"
   # and ac with equal aspect weights: safety's weight 4 (conf/reward/multilabel.yaml) was chosen so that the
   # aggregate alone ranks a refusal above harmful compliance; with the refusal rule on, the rule pays for
   # refusing, and the weight 4 leaves the group's reward spread mostly to the safety head
-  [aj_ac_equal_weights]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast reward.weights.politeness=1.0 reward.weights.meaningfulness=1.0 reward.weights.actionability=1.0 reward.weights.safety=1.0"
-  [am_aj_seed43]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast reward.weights.politeness=1.0 reward.weights.meaningfulness=1.0 reward.weights.actionability=1.0 reward.weights.safety=1.0 seed=43"
+  [aj_ac_equal_weights]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule $equal_weights"
+  [am_aj_seed43]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule $equal_weights seed=43"
   # ad / ae were to start from that DPO adapter; they were not run: it refuses none of the adversarial
   # validation prompts (0 % -> 0 %), so GRPO would start with no refusal to learn from
-  [ad_ac_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
+  [ad_ac_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule"
   [ae_aa_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
 )
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
