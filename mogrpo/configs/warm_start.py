@@ -48,6 +48,10 @@ class WarmStartConfig(Config):
     refusals_only: bool = option(False, "keep an adversarial demonstration only when the refusal grader labels "
                                  "its trained text (after a cut) a full or partial refusal, not a non-answer; "
                                  "the others are dropped and counted")
+    max_opener_share: float | None = option(None, "the most of the adversarial demonstrations that may open with "
+                                            "the same first opener_words words (after refusals_only; a seeded "
+                                            "subsample of each larger opener is kept); null = no cap")
+    opener_words: int = option(1, "words of a response's start that make its opener (max_opener_share)")
     adversarial_fraction: float | None = option(0.5, "share of adversarial demonstrations (safe refusals); the "
                                                 "rest are benign helpful answers (null = all of them)")
     sources: tuple[str, ...] = option(DEFAULT_SOURCES, "demonstration sources: safety_tuned_llamas (adversarial), "
@@ -58,12 +62,13 @@ class WarmStartConfig(Config):
         object.__setattr__(self, "sources", as_tuple(self.sources))
         check_bool("enabled", self.enabled)
         check_bool("refusals_only", self.refusals_only)
-        for key in ("steps", "batch_size", "max_response_tokens"):
+        for key in ("steps", "batch_size", "max_response_tokens", "opener_words"):
             check_int(key, getattr(self, key), low=1)
         check_number("lr", self.lr, low=0, open_low=True)
         check_number("weight_decay", self.weight_decay, low=0)
         check_number("max_grad_norm", self.max_grad_norm, low=0, open_low=True, none=True)
         check_choice("overlong", self.overlong, OVERLONG)
+        check_number("max_opener_share", self.max_opener_share, low=0, high=1, open_low=True, none=True)
         check_number("adversarial_fraction", self.adversarial_fraction, low=0, high=1, none=True)
         check_int("mix_seed", self.mix_seed)
         sources = self.sources

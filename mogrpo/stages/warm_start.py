@@ -74,6 +74,19 @@ def _define_wandb_step(logger) -> None:
             pass
 
 
+def _cap_adversarial_openers(tokenizer, demos, encoded, config: WarmStartConfig):
+    """``encoded`` with each opener of the adversarial demonstrations' trained text cut to its share
+    (:func:`mogrpo.warm_start.openers.cap_openers`; benign ones all kept), and the drops per opener."""
+    from mogrpo.warm_start.encode import trained_text
+    from mogrpo.warm_start.openers import cap_openers
+
+    adversarial = [e for e in encoded if demos[e.index]["kind"] == "adversarial"]
+    kept, dropped = cap_openers([trained_text(tokenizer, e) for e in adversarial], config.max_opener_share,
+                                config.mix_seed, config.opener_words)  # fmt: skip
+    gone = {adversarial[i].index for i in set(range(len(adversarial))) - set(kept)}
+    return [e for e in encoded if e.index not in gone], dropped
+
+
 def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_context, *, seed: int,
            max_prompt_length: int, system_prompt: str | None, progress: bool) -> dict[str, Any]:
     """Encode, filter by length, mix, train; the record (without status), its ``history`` the per-step rows."""
@@ -89,6 +102,11 @@ def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_co
         encoded, stats["not_refusals_dropped"] = graded_refusals(tokenizer, demos, encoded)
         log.info("warm start: refusals_only dropped %s adversarial demonstrations the refusal grader does not call "
                  "a refusal", stats["not_refusals_dropped"])  # fmt: skip
+    if config.max_opener_share is not None:
+        encoded, capped = _cap_adversarial_openers(tokenizer, demos, encoded, config)
+        stats["openers_capped"] = capped
+        log.info("warm start: max_opener_share=%s dropped %d adversarial demonstrations (most: %s)",
+                 config.max_opener_share, sum(capped.values()), dict(list(capped.items())[:3]))  # fmt: skip
     fitting = [demos[e.index] for e in encoded]
     short = (f"{len(fitting)} of {len(demos)} demonstrations {dict(demo_counts(fitting))} have a response of at most "
              f"max_response_tokens={config.max_response_tokens} tokens")  # fmt: skip

@@ -136,6 +136,18 @@ def test_refusals_only_drops_the_adversarial_demonstrations_the_grader_calls_com
     assert demos["fit_length"]["benign/builtin"] == demos["available"]["benign/builtin"]  # benign ones all kept
 
 
+def test_max_opener_share_cuts_the_adversarial_demonstrations_that_open_alike(tmp_path, reward_dir):
+    cfg = stage_cfg(tmp_path, *WARM, "grpo.warm_start.max_opener_share=0.3", "grpo.max_steps=1",
+                    "grpo.checkpoint_every=0")  # fmt: skip
+    run_grpo_stage(cfg, tmp_path / "run", reward_dir)
+    record = json.loads((tmp_path / "run" / ws.WARM_START_JSON).read_text())
+    capped = record["encoding"]["openers_capped"]
+    demos = record["demonstrations"]
+    assert record["config"]["max_opener_share"] == 0.3 and sum(capped.values()) > 0
+    assert demos["fit_length"]["adversarial/builtin"] == demos["available"]["adversarial/builtin"] - sum(capped.values())
+    assert demos["fit_length"]["benign/builtin"] == demos["available"]["benign/builtin"]  # benign ones all kept
+
+
 def test_the_warm_start_loss_reaches_the_wandb_run_of_the_grpo_stage(tmp_path, reward_dir, offline_wandb):
     from helpers import offline_runs, read_wandb_run
 

@@ -20,6 +20,7 @@ def test_the_default_is_off_and_follows_the_grpo_completion_cap(tmp_path):
     cfg = compose_cfg([FIXTURE_SHARED, "grpo.generation.max_new_tokens=48"], tmp_path)
     settings = WarmStartConfig.of(cfg)
     assert settings.enabled is False and settings.max_response_tokens == 48 and settings.refusals_only is False
+    assert settings.max_opener_share is None and settings.opener_words == 1
     assert settings.sources == ("safety_tuned_llamas", "self_instruct_seed", "builtin")
     assert WarmStartConfig().enabled is False
     check_config(compose_cfg([FIXTURE_SHARED, "grpo.warm_start.enabled=true"], tmp_path))
@@ -39,6 +40,9 @@ def test_the_default_is_off_and_follows_the_grpo_completion_cap(tmp_path):
         ("grpo.warm_start.max_response_tokens=0", "grpo.warm_start.max_response_tokens"),
         ("grpo.warm_start.overlong=wrap", "grpo.warm_start.overlong"),
         ("grpo.warm_start.refusals_only=maybe", "grpo.warm_start.refusals_only"),
+        ("grpo.warm_start.max_opener_share=0", "grpo.warm_start.max_opener_share"),
+        ("grpo.warm_start.max_opener_share=1.5", "grpo.warm_start.max_opener_share"),
+        ("grpo.warm_start.opener_words=0", "grpo.warm_start.opener_words"),
         ("grpo.warm_start.adversarial_fraction=1.5", "grpo.warm_start.adversarial_fraction"),
         ("grpo.warm_start.sources=[builtin,advbench]", "grpo.warm_start.sources"),
         ("grpo.warm_start.sources=[]", "grpo.warm_start.sources"),
