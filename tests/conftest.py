@@ -107,6 +107,16 @@ def offline_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
+def smoke_tokenizer(tmp_path_factory):
+    """The tokenizer of the smoke experiment's tiny policy."""
+    from mogrpo.models.loading import load_causal_lm
+    from mogrpo.utils.io import to_plain
+
+    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp_path_factory.mktemp("tok"))
+    return load_causal_lm(to_plain(cfg.model)["spec"])[1]
+
+
+@pytest.fixture(scope="module")
 def reward_dir(tmp_path_factory) -> Path:
     """An untrained tiny regressor, saved (it only has to give scores)."""
     from mogrpo.models.regressor import build_regressor

@@ -15,14 +15,8 @@ def script():
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    from conftest import compose_cfg
-
-    from mogrpo.models.loading import load_causal_lm
-    from mogrpo.utils.io import to_plain
-
-    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp_path_factory.mktemp("tok"))
-    return load_causal_lm(to_plain(cfg.model)["spec"])[1]
+def tokenizer(smoke_tokenizer):
+    return smoke_tokenizer
 
 
 def test_one_row_per_length_over_the_refusals_the_grader_keeps(script, tokenizer, reward_dir):

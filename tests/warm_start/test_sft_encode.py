@@ -17,14 +17,8 @@ from mogrpo.warm_start.encode import (
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    from conftest import compose_cfg
-
-    from mogrpo.models.loading import load_causal_lm
-    from mogrpo.utils.io import to_plain
-
-    cfg = compose_cfg(["experiment=smoke", "logger=none"], tmp_path_factory.mktemp("tok"))
-    return load_causal_lm(to_plain(cfg.model)["spec"])[1]
+def tokenizer(smoke_tokenizer):
+    return smoke_tokenizer
 
 
 def _demo(prompt: str, response: str, kind: str = "benign") -> dict:
