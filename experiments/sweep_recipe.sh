@@ -128,6 +128,12 @@ declare -A arms=(
   # 883 of 1,311, "As" 357, "No" 41), so a 20 % cap left 45 of them (README, eleventh round); an at a second
   # seed from the start instead
   [ap_an_seed43]="grpo.kl.reference=warm_start $graded_warm_start $rule seed=43"
+  # an matched ai without d (validation refusals 4 -> 84 %, politeness +0.024) but refused 16 % of the benign
+  # prompts, ap (seed 43) 34 %, opening 66 of 100 answers with "I'm sorry, but as ...": the warm start's 40 steps
+  # teach refusing as such. A lighter warm start (15 steps, 120 demonstrations) at both seeds, GRPO and the rule
+  # left to teach when
+  [aq_an_ws15]="grpo.kl.reference=warm_start $graded_warm_start grpo.warm_start.steps=15 $rule"
+  [ar_aq_seed43]="grpo.kl.reference=warm_start $graded_warm_start grpo.warm_start.steps=15 $rule seed=43"
   # ad / ae were to start from that DPO adapter; they were not run: it refuses none of the adversarial
   # validation prompts (0 % -> 0 %), so GRPO would start with no refusal to learn from
   [ad_ac_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule"
@@ -136,7 +142,7 @@ declare -A arms=(
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
 # to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
 # adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43 ac_aa_non_answer1 af_ac_seed43 ag_ac_seed44 ah_ac_seed45 ai_ac_warm_refusals aj_ac_equal_weights am_aj_seed43 ak_ai_kl_init al_ak_15_steps an_ai_fresh ao_an_opener_cap ap_an_seed43 ad_ac_dpo_rq ae_aa_dpo_rq)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43 ac_aa_non_answer1 af_ac_seed43 ag_ac_seed44 ah_ac_seed45 ai_ac_warm_refusals aj_ac_equal_weights am_aj_seed43 ak_ai_kl_init al_ak_15_steps an_ai_fresh ao_an_opener_cap ap_an_seed43 aq_an_ws15 ar_aq_seed43 ad_ac_dpo_rq ae_aa_dpo_rq)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {
