@@ -4,11 +4,12 @@ Safety-Tuned LLaMAs' refusals mostly start alike: of its 1,750 train-split respo
 "I'm sorry, but" and 368 with "As an AI". A warm start on them makes those first tokens likely
 everywhere, and the 135M policy then opens benign answers with them too (the tenth sweep's arm ai:
 "As an AI language model, I do not have the ability to ..." on 18 % of the benign validation prompts).
-Capping each opener's share keeps the refusals but spreads their first words: by first word ("I'm":
-889, "As": 373, "No,": 143 of 1,750), a share of 0.2 keeps 812 of them, at most 162 per word.
+Capping each opener's share keeps the refusals but spreads their first words, where there are words to
+spread: the 1,311 responses that ``refusals_only`` keeps at 32 tokens open with "I'm" (883), "As" (357) and
+"No" (41), so a share of 0.2 leaves 45 of them and 0.5 leaves 856 (README, "Recipe sweep, eleventh round").
 
-The opener of a response is its first ``words`` words (:data:`OPENER_WORDS` by default), lower-cased, with the punctuation
-around each word stripped. :func:`opener_cap` is the largest count ``c`` with
+The opener of a response is its first ``words`` words (:data:`OPENER_WORDS` by default), lower-cased, with
+the punctuation around each word stripped. :func:`opener_cap` is the largest count ``c`` with
 ``c <= share * sum_o min(n_o, c)``: after every opener is cut to ``c`` demonstrations, none holds more
 than ``share`` of what is left. :func:`cap_openers` keeps a seeded random ``c`` of each larger opener.
 """
@@ -16,7 +17,6 @@ than ``share`` of what is left. :func:`cap_openers` keeps a seeded random ``c`` 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 #: words of a response that make its opener (the first: the token greedy decoding commits to first)
@@ -55,12 +55,10 @@ def cap_openers(texts: Sequence[str], share: float | None, seed: int = 0, words:
     opener. ``share=None`` keeps everything."""
     if share is None or not texts:
         return list(range(len(texts))), {}
-    keys = [opener(t, words) for t in texts]
-    counts = Counter(keys)
-    cap = opener_cap(counts, share)
     by_opener: dict[str, list[int]] = {}
-    for i, key in enumerate(keys):
-        by_opener.setdefault(key, []).append(i)
+    for i, text in enumerate(texts):
+        by_opener.setdefault(opener(text, words), []).append(i)
+    cap = opener_cap({key: len(idx) for key, idx in by_opener.items()}, share)
     keep: set[int] = set()
     dropped: dict[str, int] = {}
     for key, idx in by_opener.items():
