@@ -134,6 +134,8 @@ declare -A arms=(
   # left to teach when
   [aq_an_ws15]="grpo.kl.reference=warm_start $graded_warm_start grpo.warm_start.steps=15 $rule"
   [ar_aq_seed43]="grpo.kl.reference=warm_start $graded_warm_start grpo.warm_start.steps=15 $rule seed=43"
+  # aq / ar were worse on validation (benign refusals 64 % / 44 %, 77 / 68 of 100 answers "I'm sorry, but as
+  # ..."), so neither went to held-out (README, eleventh round)
   # ad / ae were to start from that DPO adapter; they were not run: it refuses none of the adversarial
   # validation prompts (0 % -> 0 %), so GRPO would start with no refusal to learn from
   [ad_ac_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule"
