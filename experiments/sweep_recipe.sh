@@ -29,6 +29,7 @@ contrast="data.sources.hh_helpful_sensitive.enabled=true data.sources.safetext_s
 # the ninth and tenth rounds' arms share; the tenth round's warm start on graded refusals; equal aspect weights
 rule="grpo/shaping=refusal grpo.shaping.refusal.coef=1.0 grpo.shaping.refusal.non_answer=1.0 grpo.generation.temperature=0.5 grpo.optim.lr=1e-4 $contrast"
 graded_warm_start="grpo.warm_start.enabled=true grpo.warm_start.overlong=truncate grpo.warm_start.refusals_only=true"
+self_distill="grpo.warm_start.self_distill=[hh_helpful_sensitive,safetext_scenarios]"
 equal_weights="reward.weights.politeness=1.0 reward.weights.meaningfulness=1.0 reward.weights.actionability=1.0 reward.weights.safety=1.0"
 declare -A arms=(
   [a_plain]=""
@@ -136,6 +137,15 @@ declare -A arms=(
   [ar_aq_seed43]="grpo.kl.reference=warm_start $graded_warm_start grpo.warm_start.steps=15 $rule seed=43"
   # aq / ar were worse on validation (benign refusals 64 % / 44 %, 77 / 68 of 100 answers "I'm sorry, but as
   # ..."), so neither went to held-out (README, eleventh round)
+  # twelfth round: an / ap with the policy's own compliant answers to the train-split benign contrast prompts as
+  # benign warm-start demonstrations (grpo.warm_start.self_distill), so the warm start sees risky words answered
+  [as_an_self_distill]="grpo.kl.reference=warm_start $graded_warm_start $self_distill $rule"
+  [at_as_seed43]="grpo.kl.reference=warm_start $graded_warm_start $self_distill $rule seed=43"
+  # as / at refused as many benign validation prompts as an / ap (22 % / 34 %), but their warm starts alone
+  # refused far fewer (18 of 50 benign prompts against an's 41): a stronger KL to that warm start (beta 0.2,
+  # five times the default), each from its own arm's warm start (WARM_START_FROM=<as or at run dir>)
+  [au_as_kl02]="grpo.kl.reference=warm_start grpo.kl.beta=0.2 $graded_warm_start $self_distill $rule"
+  [av_au_seed43]="grpo.kl.reference=warm_start grpo.kl.beta=0.2 $graded_warm_start $self_distill $rule seed=43"
   # ad / ae were to start from that DPO adapter; they were not run: it refuses none of the adversarial
   # validation prompts (0 % -> 0 %), so GRPO would start with no refusal to learn from
   [ad_ac_dpo_rq]="grpo.init_adapter=$INIT_ADAPTER grpo.kl.reference=init $rule"
@@ -144,7 +154,7 @@ declare -A arms=(
 # fourth round: the same arms h and i against a reward model that also learned from the policy's own answers
 # to train prompts (experiments/harvest_policy_samples.py with the base, the warm start and the h / i / o
 # adapters, then python -m mogrpo.train stage=reward reward_data.policy_samples=FILE): only RM changes
-order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43 ac_aa_non_answer1 af_ac_seed43 ag_ac_seed44 ah_ac_seed45 ai_ac_warm_refusals aj_ac_equal_weights am_aj_seed43 ak_ai_kl_init al_ak_15_steps an_ai_fresh ao_an_opener_cap ap_an_seed43 aq_an_ws15 ar_aq_seed43 ad_ac_dpo_rq ae_aa_dpo_rq)
+order=(a_plain b_warm_start c_ws_constrained_adv d_ws_constrained_rw e_ws_shaping f_kl g_ws_paper_g4_64 h_ws64 i_ws64_klref j_ws64_short k_ws64_klref_b02 l_ws64_klref_b02_lr1e4 o_ws64_klref_constrained_adv p_ws64_klref_constrained_rw q_dpo_klinit r_dpo_klinit_b02 s_dpo_klinit_constrained_adv t_dpo_klinit_refusal_t05 u_refusal_t05 v_dpo_klinit_b02_refusal_t05 w_dpo_klinit_refusal_t05_lr1e4 x_dpo_klinit_refusal_rep_t05_lr1e4 y_w_contrast z_w_contrast_coef1 aa_z_grader ab_z_grader_seed43 ac_aa_non_answer1 af_ac_seed43 ag_ac_seed44 ah_ac_seed45 ai_ac_warm_refusals aj_ac_equal_weights am_aj_seed43 ak_ai_kl_init al_ak_15_steps an_ai_fresh ao_an_opener_cap ap_an_seed43 aq_an_ws15 ar_aq_seed43 as_an_self_distill at_as_seed43 au_as_kl02 av_au_seed43 ad_ac_dpo_rq ae_aa_dpo_rq)
 [ "$#" -gt 0 ] && order=("$@")
 
 run_arm() {

@@ -109,13 +109,14 @@ def _resumed_reward_model(cfg: DictConfig, run_dir: Path, summary: dict[str, Any
 def _check_prompts(cfg: DictConfig) -> None:
     """Read the prompt sets the stages will use, so a broken prompt file fails now (naming file and row),
     not after the reward model has trained."""
-    from mogrpo.stages.inputs import load_demonstrations, load_prompt_sets
+    from mogrpo.stages.inputs import load_demonstrations, load_distill_prompts, load_prompt_sets
 
     run = TrainConfig.of(cfg)
     if run.trains_policy:
         load_prompt_sets(cfg, "train")
         if run.resume is None:  # a resumed run does not warm-start again
             load_demonstrations(cfg)
+            load_distill_prompts(cfg)
     if run.evaluates:
         load_prompt_sets(cfg, "heldout")
 

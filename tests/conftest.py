@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,11 @@ import mogrpo.utils.resolvers  # noqa: F401  (registers ${mogrpo.project_root:})
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 
-torch.set_num_threads(min(2, torch.get_num_threads()))  # the machine's cores are shared
+# The machine's cores are shared: by the pytest-xdist workers (`make test` runs one per core), and by a
+# test's subprocesses, which get OMP_NUM_THREADS=TEST_THREADS. At most 2 threads each, at least 1.
+WORKERS = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+TEST_THREADS = str(max(1, min(2, (os.cpu_count() or 1) // WORKERS)))
+torch.set_num_threads(min(int(TEST_THREADS), torch.get_num_threads()))
 
 
 def compose_cfg(overrides: Sequence[str], tmp_path: Path, config_name: str = "train") -> DictConfig:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TEST_THREADS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # lines that only appear once a model is being built or a Trainer started
@@ -25,7 +26,7 @@ MODEL_LOAD_MARKS = ("GPU available", "trainable LoRA parameters", "converting", 
 
 
 def _train(*overrides: str, tmp_path: Path, timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "OMP_NUM_THREADS": "2"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "OMP_NUM_THREADS": TEST_THREADS}
     cmd = [sys.executable, "-m", "mogrpo.train", "experiment=smoke", "logger=none", f"paths.log_dir={tmp_path / 'logs'}",
            "trainer.enable_progress_bar=false", *overrides]  # fmt: skip
     t0 = time.time()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TEST_THREADS
 
 from mogrpo.config import ConfigError
 from mogrpo.utils.checkpoint import is_complete, last_checkpoint, list_checkpoints, load_state, read_meta
@@ -35,7 +36,7 @@ def _command(run_dir: Path, reward_dir: Path, *extra: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "OMP_NUM_THREADS": "2"}
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "OMP_NUM_THREADS": TEST_THREADS}
 
 
 @pytest.mark.slow

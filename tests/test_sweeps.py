@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TEST_THREADS
 from helpers import offline_runs, read_wandb_run
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -160,8 +161,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
         WANDB_MODE="offline",
         WANDB_SILENT="true",
         HF_HUB_OFFLINE="1",
-        OMP_NUM_THREADS="2",
-        MKL_NUM_THREADS="2",
+        OMP_NUM_THREADS=TEST_THREADS,
+        MKL_NUM_THREADS=TEST_THREADS,
         TOKENIZERS_PARALLELISM="false",
     )
     env.pop("WANDB_API_KEY", None)

@@ -24,6 +24,8 @@ OVERLONG = ("drop", "truncate")
 DEFAULT_SOURCES = ("safety_tuned_llamas", "self_instruct_seed", "builtin")
 #: the sources read from ``paths.shared_data`` (the others ship with the package)
 SHARED_SOURCES = ("safety_tuned_llamas", "self_instruct_seed")
+#: the benign contrast prompt sources (mogrpo/data/contrast_sources.py) ``self_distill`` may answer
+SELF_DISTILL_SOURCES = ("hh_helpful_sensitive", "safetext_scenarios")
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,19 @@ class WarmStartConfig(Config):
     sources: tuple[str, ...] = option(DEFAULT_SOURCES, "demonstration sources: safety_tuned_llamas (adversarial), "
                                       "self_instruct_seed (benign), builtin (the packaged helpful / polite refusal rows)")
     mix_seed: int = option(0, "seed of the ratio's subsample (fixed, like data.mix_seed); the batch order follows seed")
+    self_distill: tuple[str, ...] = option((), "benign contrast prompt sources (hh_helpful_sensitive, "
+                                           "safetext_scenarios) whose train-split prompts the policy answers "
+                                           "greedily before the warm start; each answer the refusal grader calls "
+                                           "compliance becomes a benign demonstration (mogrpo/warm_start/"
+                                           "self_distill.py); [] = off")
+    self_distill_batch_size: int = option(16, "prompts per generate call of self_distill")
 
     def __post_init__(self):
         object.__setattr__(self, "sources", as_tuple(self.sources))
+        object.__setattr__(self, "self_distill", as_tuple(self.self_distill))
         check_bool("enabled", self.enabled)
         check_bool("refusals_only", self.refusals_only)
-        for key in ("steps", "batch_size", "max_response_tokens", "opener_words"):
+        for key in ("steps", "batch_size", "max_response_tokens", "opener_words", "self_distill_batch_size"):
             check_int(key, getattr(self, key), low=1)
         check_number("lr", self.lr, low=0, open_low=True)
         check_number("weight_decay", self.weight_decay, low=0)
@@ -77,6 +86,9 @@ class WarmStartConfig(Config):
         unknown = [s for s in sources if s not in DEFAULT_SOURCES]
         if unknown:
             raise ConfigError("sources", f"unknown source(s) {unknown}; the sources are {list(DEFAULT_SOURCES)}")
+        distill = self.self_distill
+        if not isinstance(distill, tuple) or [s for s in distill if s not in SELF_DISTILL_SOURCES]:
+            raise ConfigError("self_distill", f"must be a list of {list(SELF_DISTILL_SOURCES)} (or []), got {distill!r}")
 
     @property
     def shared_sources(self) -> list[str]:

@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from mogrpo.configs import DataConfig, GRPOConfig, ModelConfig, RewardConfig, TrainConfig
 from mogrpo.errors import ConfigError
 from mogrpo.models.regressor import load_regressor
-from mogrpo.stages.inputs import load_demonstrations, load_prompt_sets
+from mogrpo.stages.inputs import load_demonstrations, load_distill_prompts, load_prompt_sets
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
     datamodule = methods.build_datamodule(cfg, load_prompt_sets(cfg, "train"))  # offline DPO: preference pairs
     check_prompt_kinds(grpo, datamodule)
     demos = load_demonstrations(cfg) if resume is None else None  # None: off, or resumed
+    distill = load_distill_prompts(cfg) if resume is None else None  # grpo.warm_start.self_distill's prompts
     regressor = load_regressor(reward_dir, reward.aspects)
     if reward.ensemble.checkpoints:  # mean - k std over this run's regressor and the saved ones
         from mogrpo.models.ensemble import EnsembleRegressor
@@ -172,7 +173,7 @@ def run_grpo_stage(cfg: DictConfig, run_dir: str | Path, reward_dir: str | Path)
             grpo.warm_start, policy, tokenizer, demos, run_dir, resume, logger, device=trainer.strategy.root_device,
             forward_context=trainer.precision_plugin.forward_context, seed=run.seed, resuming=bool(run.resume),
             max_prompt_length=model.max_prompt_length, system_prompt=data.system_prompt,
-            progress=bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True)),
+            progress=bool(OmegaConf.select(cfg, "trainer.enable_progress_bar", default=True)), distill_prompts=distill,
         )
         history.prefix = warm_start.history_rows(warm)
         reference = grpo.kl.reference

@@ -93,3 +93,17 @@ def load_demonstrations(cfg: DictConfig) -> list[dict] | None:
     if not config.enabled:
         return None
     return demonstrations(shared_data_root(cfg), config.sources)
+
+
+def load_distill_prompts(cfg: DictConfig) -> list[dict] | None:
+    """The prompts ``grpo.warm_start.self_distill`` has the policy answer
+    (:func:`mogrpo.warm_start.self_distill.distill_prompts`), read before any model loads; None when off."""
+    from mogrpo.warm_start.self_distill import distill_prompts
+
+    config = WarmStartConfig.of(cfg)
+    if not (config.enabled and config.self_distill):
+        return None
+    prompts = distill_prompts(shared_data_root(cfg), config.self_distill)
+    if not prompts:
+        raise ConfigError("grpo.warm_start.self_distill", f"{list(config.self_distill)} have no train-split prompt")
+    return prompts

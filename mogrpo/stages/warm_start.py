@@ -87,14 +87,42 @@ def _cap_adversarial_openers(tokenizer, demos, encoded, config: WarmStartConfig)
     return [e for e in encoded if e.index not in gone], dropped
 
 
+def _self_distill(config: WarmStartConfig, policy, tokenizer, prompts, *, max_prompt_length: int,
+                  system_prompt: str | None, progress: bool) -> tuple[list[dict], dict[str, Any]]:
+    """``grpo.warm_start.self_distill``: the policy's greedy answers to ``prompts`` that the refusal grader calls
+    compliance, as benign demonstrations (:mod:`mogrpo.warm_start.self_distill`), and their record."""
+    import time
+
+    from mogrpo.warm_start.self_distill import answer_prompts, distilled_demonstrations
+
+    start = time.perf_counter()
+    answers = answer_prompts(policy, tokenizer, prompts, config.max_response_tokens, max_prompt_length, system_prompt,
+                             config.self_distill_batch_size, progress)  # fmt: skip
+    demos, labels = distilled_demonstrations(prompts, answers)
+    record = {"sources": list(config.self_distill), "prompts": len(prompts), "labels": labels, "kept": len(demos),
+              "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+    log.info("warm start: self_distill kept %d of the policy's %d answers to %s (grader labels %s) in %.0f s",
+             len(demos), len(prompts), list(config.self_distill), labels, record["seconds"])  # fmt: skip
+    return demos, record
+
+
 def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_context, *, seed: int,
-           max_prompt_length: int, system_prompt: str | None, progress: bool) -> dict[str, Any]:
-    """Encode, filter by length, mix, train; the record (without status), its ``history`` the per-step rows."""
+           max_prompt_length: int, system_prompt: str | None, progress: bool,
+           distill_prompts: list[dict] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Self-distil (if asked), encode, filter by length, mix, train; the record (without status), its
+    ``history`` the per-step rows."""
     from mogrpo.data.demonstrations import demo_counts, mix_demonstrations
     from mogrpo.errors import ConfigError, DataError
     from mogrpo.warm_start.encode import encode_demonstrations, graded_refusals
     from mogrpo.warm_start.loop import run_warm_start
 
+    distilled = None
+    if config.self_distill:
+        if not distill_prompts:
+            raise ValueError("grpo.warm_start.self_distill is on but no prompts were given (stages.inputs.load_distill_prompts)")
+        extra, distilled = _self_distill(config, policy, tokenizer, distill_prompts, max_prompt_length=max_prompt_length,
+                                         system_prompt=system_prompt, progress=progress)  # fmt: skip
+        demos = [*demos, *extra]
     encoded, stats = encode_demonstrations(
         tokenizer, demos, max_prompt_length, config.max_response_tokens, config.overlong, system_prompt,
     )  # fmt: skip
@@ -147,6 +175,8 @@ def _train(config: WarmStartConfig, policy, tokenizer, demos, logger, forward_co
         "encoding": stats,
         "history": rows,
     }
+    if distilled is not None:
+        record["self_distill"] = distilled
     return record
 
 
@@ -166,6 +196,7 @@ def warm_start_policy(
     max_prompt_length: int,
     system_prompt: str | None = None,
     progress: bool = True,
+    distill_prompts: list[dict] | None = None,
 ) -> dict[str, Any] | None:
     """Warm-start ``policy`` in place as ``config`` (``grpo.warm_start``) says (see the module docstring);
     returns the record with its ``status`` (``trained`` / ``reused`` / ``in_checkpoint``), or None when off.
@@ -175,7 +206,8 @@ def warm_start_policy(
     checkpoint yet reuses a finished warm start of the same config); ``device``: where to train (the
     Trainer's root device; the policy is moved there only when it trains); ``forward_context``: the
     Trainer's precision context (autocast under mixed precision); ``seed``: the batch order's;
-    ``max_prompt_length``, ``system_prompt``: as the GRPO rollouts (``model``, ``data``).
+    ``max_prompt_length``, ``system_prompt``: as the GRPO rollouts (``model``, ``data``); ``distill_prompts``:
+    :func:`mogrpo.stages.inputs.load_distill_prompts` (``self_distill``: answered by the policy as it is here).
     Under DDP every rank runs the same seeded steps on the same batches (so the ranks start GRPO from one
     adapter); rank 0 writes the files. Under FSDP the warm start trains the whole model on one device.
     """
@@ -210,7 +242,8 @@ def warm_start_policy(
     if device is not None:
         policy.to(device)
     record = _train(config, policy, tokenizer, demos, logger, forward_context, seed=seed,
-                    max_prompt_length=max_prompt_length, system_prompt=system_prompt, progress=progress)
+                    max_prompt_length=max_prompt_length, system_prompt=system_prompt, progress=progress,
+                    distill_prompts=distill_prompts)  # fmt: skip
     record.update(complete=True, adapter=str(adapter_dir))
     if is_global_zero():
         policy.save_pretrained(str(adapter_dir))  # first the adapter, then the record that says it is done

@@ -180,3 +180,23 @@ def test_the_kl_reference_is_the_warm_start_when_asked_and_the_base_otherwise(tm
     seen.clear()
     run_grpo_stage(stage_cfg(tmp_path, *WARM, *kl), tmp_path / "base_ref", reward_dir)
     assert seen == [None]  # grpo.kl.reference=base: the adapters disabled
+
+
+def test_self_distill_adds_the_policys_own_compliant_answers_as_benign_demonstrations(tmp_path, reward_dir):
+    shared = "paths.shared_data=${mogrpo.project_root:}/tests/fixtures/data/shared"
+    cfg = stage_cfg(tmp_path, *WARM, shared, "grpo.warm_start.self_distill=[hh_helpful_sensitive,safetext_scenarios]",
+                    "grpo.max_steps=1", "grpo.checkpoint_every=0")  # fmt: skip
+    run_grpo_stage(cfg, tmp_path / "run", reward_dir)
+    record = json.loads((tmp_path / "run" / ws.WARM_START_JSON).read_text())
+    distilled = record["self_distill"]
+    assert distilled["sources"] == ["hh_helpful_sensitive", "safetext_scenarios"] and distilled["prompts"] >= 1
+    assert sum(distilled["labels"].values()) == distilled["prompts"]
+    assert distilled["kept"] == distilled["labels"].get("full_compliance", 0)
+    assert record["demonstrations"]["available"].get("benign/self_distilled", 0) == distilled["kept"]
+    assert record["config"]["self_distill"] == ["hh_helpful_sensitive", "safetext_scenarios"]
+
+
+def test_self_distill_off_leaves_no_record(tmp_path, reward_dir):
+    cfg = stage_cfg(tmp_path, *WARM, "grpo.max_steps=1", "grpo.checkpoint_every=0")
+    run_grpo_stage(cfg, tmp_path / "run", reward_dir)
+    assert "self_distill" not in json.loads((tmp_path / "run" / ws.WARM_START_JSON).read_text())

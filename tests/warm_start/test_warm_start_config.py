@@ -21,6 +21,7 @@ def test_the_default_is_off_and_follows_the_grpo_completion_cap(tmp_path):
     settings = WarmStartConfig.of(cfg)
     assert settings.enabled is False and settings.max_response_tokens == 48 and settings.refusals_only is False
     assert settings.max_opener_share is None and settings.opener_words == 1
+    assert settings.self_distill == () and settings.self_distill_batch_size == 16
     assert settings.sources == ("safety_tuned_llamas", "self_instruct_seed", "builtin")
     assert WarmStartConfig().enabled is False
     check_config(compose_cfg([FIXTURE_SHARED, "grpo.warm_start.enabled=true"], tmp_path))
@@ -47,6 +48,9 @@ def test_the_default_is_off_and_follows_the_grpo_completion_cap(tmp_path):
         ("grpo.warm_start.sources=[builtin,advbench]", "grpo.warm_start.sources"),
         ("grpo.warm_start.sources=[]", "grpo.warm_start.sources"),
         ("grpo.warm_start.sources=builtin", "grpo.warm_start.sources"),
+        ("grpo.warm_start.self_distill=[advbench]", "grpo.warm_start.self_distill"),
+        ("grpo.warm_start.self_distill=safetext_scenarios", "grpo.warm_start.self_distill"),
+        ("grpo.warm_start.self_distill_batch_size=0", "grpo.warm_start.self_distill_batch_size"),
         ("+grpo.warm_start.epochs=2", "grpo.warm_start.epochs"),
         ("grpo.warm_start=on", "grpo.warm_start"),
     ],
