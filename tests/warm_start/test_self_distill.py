@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import default_shared_data
 
 from mogrpo.data.messages import user_message
 from mogrpo.errors import DataError
 from mogrpo.warm_start.self_distill import SOURCE, answer_prompts, distill_prompts, distilled_demonstrations
 
 FIXTURE_SHARED = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "shared"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = default_shared_data()
 
 
 def _prompt(i: int, text: str, split: str = "train") -> dict:
@@ -67,7 +68,7 @@ def test_the_prompts_are_train_split_contrast_prompts_once_each():
         distill_prompts(FIXTURE_SHARED, ["advbench"])
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared data folder is absent")
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data absent at {SHARED} (set MOGRPO_SHARED_DATA)")
 def test_on_the_shared_data_no_prompt_is_held_out_or_twice():
     from mogrpo.data.splits import normalise
 
