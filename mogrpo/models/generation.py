@@ -5,6 +5,7 @@
 - :func:`shared_prompt_cache` each prompt prefilled once, its KV cache repeated G times
 - :func:`completion_mask`    1 up to and including the first EOS
 - :class:`LogprobRecorder`   the sampler's own log-probs of the drawn tokens (``return_logprobs``)
+- :func:`generate_responses` one completion per prompt for evaluation and self-distillation, in batches
 
 The LoRA adapters are folded into the weights for the call (:mod:`mogrpo.models.lora_merge`). Which
 paths can run is decided, and every path that cannot is named in a warning, by
@@ -289,3 +290,37 @@ def generate_group(
     )
 
 
+def generate_responses(
+    model,
+    tokenizer,
+    prompts: Sequence[str | Sequence[Mapping]],
+    decoding: Mapping,
+    batch_size: int,
+    max_prompt_length: int,
+    system_prompt: str | None = None,
+    desc: str = "generate",
+    progress: bool = True,
+) -> list[str]:
+    """One response per prompt, in order, ``batch_size`` prompts per ``generate`` call.
+
+    ``prompts``: user prompt strings or chat messages (a multi-turn prompt, see ``chat_prompts``).
+
+    ``decoding``: ``do_sample``, ``max_new_tokens`` and, when sampling, ``temperature`` / ``top_p`` / ``top_k``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"eval.batch_size must be >= 1, got {batch_size}")
+    from mogrpo.models.policy import chat_prompts, encode_prompts
+    from mogrpo.utils.progress import progress_bar
+
+    device = next(model.parameters()).device
+    texts = chat_prompts(tokenizer, prompts, system_prompt)
+    out: list[str] = []
+    bar = progress_bar(len(texts), desc, enabled=progress)  # one line per ~5 % when not a terminal
+    try:
+        for start in range(0, len(texts), batch_size):
+            ids, mask, _ = encode_prompts(tokenizer, texts[start : start + batch_size], max_prompt_length)
+            out.extend(generate_group(model, tokenizer, ids.to(device), mask.to(device), 1, decoding).texts)
+            bar.update(len(ids))
+    finally:
+        bar.close()
+    return out

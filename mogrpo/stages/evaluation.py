@@ -42,12 +42,10 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 from mogrpo.configs import DataConfig, EvalConfig, ModelConfig, RewardConfig
 from mogrpo.metrics.tables import refusal_checks, set_table
-from mogrpo.models.generation import generate_group
-from mogrpo.models.policy import chat_prompts, encode_prompts
+from mogrpo.models.generation import generate_responses
 from mogrpo.models.regressor import check_finite_scores, load_regressor
 from mogrpo.stages.evaluation_benchmarks import load_safetybench, safetybench_section
 from mogrpo.stages.evaluation_calibration import (
@@ -94,33 +92,6 @@ SAMPLES = "samples.jsonl"
 
 
 # --------------------------------------------------------------------------- generation and scoring
-def generate_responses(
-    model,
-    tokenizer,
-    prompts: Sequence[str | Sequence[Mapping]],
-    decoding: Mapping,
-    batch_size: int,
-    max_prompt_length: int,
-    system_prompt: str | None = None,
-    desc: str = "generate",
-) -> list[str]:
-    """One response per prompt, in order, ``batch_size`` prompts per ``generate`` call.
-
-    ``prompts``: user prompt strings or chat messages (a multi-turn prompt, see ``chat_prompts``).
-
-    ``decoding``: ``do_sample``, ``max_new_tokens`` and, when sampling, ``temperature`` / ``top_p`` / ``top_k``.
-    """
-    if batch_size < 1:
-        raise ValueError(f"eval.batch_size must be >= 1, got {batch_size}")
-    device = next(model.parameters()).device
-    texts = chat_prompts(tokenizer, prompts, system_prompt)
-    out: list[str] = []
-    for start in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False):
-        ids, mask, _ = encode_prompts(tokenizer, texts[start : start + batch_size], max_prompt_length)
-        out.extend(generate_group(model, tokenizer, ids.to(device), mask.to(device), 1, decoding).texts)
-    return out
-
-
 def score_responses(regressor, prompts: Sequence[str], responses: Sequence[str], run_dir=None) -> torch.Tensor:
     """Aspect scores ``[N, K]`` of (prompt, response) pairs; raises if any is NaN/inf (see ``check_finite_scores``)."""
     scores = regressor.score(list(prompts), list(responses))

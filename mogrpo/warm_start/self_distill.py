@@ -53,23 +53,11 @@ def distill_prompts(root: str | Path | None, sources: Sequence[str]) -> list[dic
 def answer_prompts(policy, tokenizer, prompts: Sequence[Mapping], max_new_tokens: int, max_prompt_length: int,
                    system_prompt: str | None = None, batch_size: int = 16, progress: bool = True) -> list[str]:  # fmt: skip
     """The policy's greedy answer to each prompt's ``messages`` (at most ``max_new_tokens`` tokens), in order."""
-    from mogrpo.models.generation import generate_group
-    from mogrpo.models.policy import chat_prompts, encode_prompts
-    from mogrpo.utils.progress import progress_bar
+    from mogrpo.models.generation import generate_responses
 
-    device = next(policy.parameters()).device
-    texts = chat_prompts(tokenizer, [p["messages"] for p in prompts], system_prompt)
     decoding = {"do_sample": False, "max_new_tokens": int(max_new_tokens)}
-    out: list[str] = []
-    bar = progress_bar(len(texts), "warm start: self-distil", enabled=progress)
-    try:
-        for start in range(0, len(texts), batch_size):
-            ids, mask, _ = encode_prompts(tokenizer, texts[start : start + batch_size], max_prompt_length)
-            out.extend(generate_group(policy, tokenizer, ids.to(device), mask.to(device), 1, decoding).texts)
-            bar.update(min(batch_size, len(texts) - start))
-    finally:
-        bar.close()
-    return out
+    return generate_responses(policy, tokenizer, [p["messages"] for p in prompts], decoding, batch_size,
+                              max_prompt_length, system_prompt, desc="warm start: self-distil", progress=progress)  # fmt: skip
 
 
 def distilled_demonstrations(prompts: Sequence[Mapping], answers: Sequence[str]
