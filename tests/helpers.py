@@ -65,6 +65,10 @@ def refusal_rates(responses: Iterable[str | RefusalResult]) -> dict:
     return label_rates((r.label for r in results), empty=sum(r.is_empty for r in results))
 
 
+#: the small copies of the shared data files that tests read (tests/fixtures/data/shared)
+FIXTURE_SHARED_DATA = Path(__file__).resolve().parent / "fixtures" / "data" / "shared"
+
+
 def default_shared_data() -> Path:
     """The shared data folder as ``conf/paths/default.yaml`` resolves it: ``$MOGRPO_SHARED_DATA``,
     else ``<project root>/../shared/data``."""

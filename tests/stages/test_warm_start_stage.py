@@ -183,7 +183,9 @@ def test_the_kl_reference_is_the_warm_start_when_asked_and_the_base_otherwise(tm
 
 
 def test_self_distill_adds_the_policys_own_compliant_answers_as_benign_demonstrations(tmp_path, reward_dir):
-    shared = "paths.shared_data=${mogrpo.project_root:}/tests/fixtures/data/shared"
+    from helpers import FIXTURE_SHARED_DATA
+
+    shared = f"paths.shared_data={FIXTURE_SHARED_DATA}"
     cfg = stage_cfg(tmp_path, *WARM, shared, "grpo.warm_start.self_distill=[hh_helpful_sensitive,safetext_scenarios]",
                     "grpo.max_steps=1", "grpo.checkpoint_every=0")  # fmt: skip
     run_grpo_stage(cfg, tmp_path / "run", reward_dir)

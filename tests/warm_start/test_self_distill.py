@@ -3,16 +3,13 @@ the policy's greedy answers to them, and only the answers the refusal grader cal
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from helpers import default_shared_data
+from helpers import FIXTURE_SHARED_DATA, default_shared_data
 
 from mogrpo.data.messages import user_message
 from mogrpo.errors import DataError
 from mogrpo.warm_start.self_distill import SOURCE, answer_prompts, distill_prompts, distilled_demonstrations
 
-FIXTURE_SHARED = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "shared"
 SHARED = default_shared_data()
 
 
@@ -62,10 +59,17 @@ def test_answers_are_greedy_one_per_prompt_in_order(tmp_path):
 
 
 def test_the_prompts_are_train_split_contrast_prompts_once_each():
-    prompts = distill_prompts(FIXTURE_SHARED, ["hh_helpful_sensitive", "safetext_scenarios"])
+    prompts = distill_prompts(FIXTURE_SHARED_DATA, ["hh_helpful_sensitive", "safetext_scenarios"])
     assert prompts and all(p["split"] == "train" and p["kind"] == "benign" for p in prompts)
     with pytest.raises(DataError, match="unknown self_distill source"):
-        distill_prompts(FIXTURE_SHARED, ["advbench"])
+        distill_prompts(FIXTURE_SHARED_DATA, ["advbench"])
+
+
+def test_the_config_accepts_exactly_the_contrast_sources():
+    from mogrpo.configs.warm_start import SELF_DISTILL_SOURCES
+    from mogrpo.data.contrast_sources import SOURCES
+
+    assert SELF_DISTILL_SOURCES == tuple(SOURCES)  # the config checks names before the loaders are imported
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data absent at {SHARED} (set MOGRPO_SHARED_DATA)")
